@@ -1,0 +1,29 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** A recognisable prefix, so that secret scanners and people can tell a ledger key on sight. */
+export const KEY_PREFIX = 'asl_';
+const KEY_SHAPE = /^asl_[A-Za-z0-9_-]{43}$/;
+
+export type Scope = 'ingest' | 'read';
+
+/** 256 random bits: a fast hash suffices, nobody can guess or brute-force such a key. */
+export function generateKey(): string {
+  return KEY_PREFIX + randomBytes(32).toString('base64url');
+}
+
+export function hashKey(key: string): Buffer {
+  return createHash('sha256').update(key, 'utf8').digest();
+}
+
+export function looksLikeKey(key: string): boolean {
+  return KEY_SHAPE.test(key);
+}
+
+/** What may be shown of a key: its prefix and first characters. */
+export function displayPrefix(key: string): string {
+  return key.slice(0, KEY_PREFIX.length + 6);
+}
+
+export function sameHash(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}

@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import type { DB } from '../ledger/schema.js';
+import { displayPrefix, generateKey, hashKey, type Scope } from './key-format.js';
+
+export interface StoredKey {
+  id: string;
+  orgId: string;
+  org: string;
+  name: string;
+  scope: Scope;
+  keyHash: Buffer;
+  revoked: boolean;
+}
+
+export interface KeyListing {
+  id: string;
+  org: string;
+  name: string;
+  scope: Scope;
+  prefix: string;
+  created: string;
+  lastUsed: string | null;
+  lastTested: string | null;
+  revoked: string | null;
+}
+
+export class KeyStoreError extends Error {}
+
+export const ORG_SLUG = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+/** Creates the organisation if new and a key for it; the secret is returned here and never again. */
+export async function createKey(
+  db: Kysely<DB>,
+  input: { org: string; name?: string; scope: Scope },
+): Promise<{ id: string; org: string; name: string; scope: Scope; key: string }> {
+  if (!ORG_SLUG.test(input.org)) {
+    throw new KeyStoreError(`invalid org slug "${input.org}": use lowercase letters, digits, - and _ (max 63)`);
+  }
+  const key = generateKey();
+  const id = randomUUID();
+  const name = input.name ?? `${input.scope} key ${new Date().toISOString().slice(0, 10)}`;
+  await db.transaction().execute(async (trx) => {
+    await trx.insertInto('orgs').values({ slug: input.org }).onConflict((oc) => oc.column('slug').doNothing()).execute();
+    const org = await trx.selectFrom('orgs').select('id').where('slug', '=', input.org).executeTakeFirstOrThrow();
+    await trx
+      .insertInto('api_keys')
+      .values({
+        org_id: org.id,
+        id,
+        name,
+        scope: input.scope,
+        key_prefix: displayPrefix(key),
+        key_hash: hashKey(key),
+        last_used_at: null,
+        last_tested_at: null,
+        revoked_at: null,
+      })
+      .execute();
+  });
+  return { id, org: input.org, name, scope: input.scope, key };
+}
+
+export async function listKeys(db: Kysely<DB>, org?: string): Promise<KeyListing[]> {
+  let q = db
+    .selectFrom('api_keys as k')
+    .innerJoin('orgs as o', 'o.id', 'k.org_id')
+    .select([
+      'k.id',
+      'o.slug as org',
+      'k.name',
+      'k.scope',
+      'k.key_prefix as prefix',
+      sql<string>`to_char(k.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`.as('created'),
+      sql<string | null>`to_char(k.last_used_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`.as('lastUsed'),
+      sql<string | null>`to_char(k.last_tested_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`.as('lastTested'),
+      sql<string | null>`to_char(k.revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`.as('revoked'),
+    ])
+    .orderBy('o.slug')
+    .orderBy('k.created_at');
+  if (org) q = q.where('o.slug', '=', org);
+  return q.execute();
+}
+
+/** Revokes a key; false when no such key exists. Revoking twice keeps the first time. */
+export async function revokeKey(db: Kysely<DB>, id: string): Promise<boolean> {
+  if (!/^[0-9a-f-]{36}$/i.test(id)) return false;
+  const res = await db
+    .updateTable('api_keys')
+    .set({ revoked_at: sql`COALESCE(revoked_at, now())` })
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return res.numUpdatedRows > 0n;
+}
+
+export async function findKeyByHash(db: Kysely<DB>, keyHash: Buffer): Promise<StoredKey | null> {
+  const row = await db
+    .selectFrom('api_keys as k')
+    .innerJoin('orgs as o', 'o.id', 'k.org_id')
+    .select(['k.id', 'k.org_id', 'o.slug', 'k.name', 'k.scope', 'k.key_hash', 'k.revoked_at'])
+    .where('k.key_hash', '=', keyHash)
+    .executeTakeFirst();
+  if (!row) return null;
+  return {
+    id: row.id,
+    orgId: row.org_id,
+    org: row.slug,
+    name: row.name,
+    scope: row.scope,
+    keyHash: Buffer.from(row.key_hash),
+    revoked: row.revoked_at !== null,
+  };
+}
+
+export async function markKeysUsed(db: Kysely<DB>, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.updateTable('api_keys').set({ last_used_at: sql`now()` }).where('id', 'in', ids).execute();
+}
+
+export async function markKeyTested(db: Kysely<DB>, id: string): Promise<void> {
+  await db.updateTable('api_keys').set({ last_tested_at: sql`now()` }).where('id', '=', id).execute();
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config.js';
+import { createKey, KeyStoreError, listKeys, revokeKey } from './auth/key-store.js';
+import { openDatabaseForCli, type LedgerDatabase } from './ledger/database.js';
+import { migrate } from './ledger/migrate.js';
+import { DataDirBusyError } from './ledger/data-dir-lock.js';
+import { formatTable } from './reports/table.js';
+
+const USAGE = `usage: ledger <command>
+  keys create --org <slug> [--name <label>] [--scope ingest|read] [--json]
+  keys list [--org <slug>] [--json]
+  keys revoke <id>
+  migrate`;
+
+class UsageError extends Error {}
+
+type Out = (line: string) => void;
+
+async function run(argv: string[], out: Out): Promise<void> {
+  const [command, sub] = argv;
+  const config = loadConfig();
+  const withLedger = async (fn: (ledger: LedgerDatabase) => Promise<void>) => {
+    const ledger = await openDatabaseForCli({
+      databaseUrl: config.DATABASE_URL,
+      dataDir: config.DATA_DIR,
+      poolSize: 2,
+    });
+    try {
+      if (ledger.kind !== 'bridge') await migrate(ledger.db);
+      await fn(ledger);
+    } finally {
+      await ledger.close();
+    }
+  };
+
+  if (command === 'keys' && sub === 'create') {
+    const { values } = parseArgs({
+      args: argv.slice(2),
+      options: { org: { type: 'string' }, name: { type: 'string' }, scope: { type: 'string', default: 'ingest' }, json: { type: 'boolean' } },
+    });
+    if (!values.org) throw new UsageError('keys create needs --org <slug>');
+    if (values.scope !== 'ingest' && values.scope !== 'read') throw new UsageError('--scope must be ingest or read');
+    const scope = values.scope;
+    await withLedger(async ({ db }) => {
+      const created = await createKey(db, { org: values.org!, name: values.name, scope });
+      if (values.json) out(JSON.stringify(created));
+      else {
+        out(`created ${created.scope} key "${created.name}" for org ${created.org} (id ${created.id})`);
+        out(`key: ${created.key}`);
+        out('store it now: it is not shown again.');
+      }
+    });
+    return;
+  }
+  if (command === 'keys' && sub === 'list') {
+    const { values } = parseArgs({ args: argv.slice(2), options: { org: { type: 'string' }, json: { type: 'boolean' } } });
+    await withLedger(async ({ db }) => {
+      const keys = await listKeys(db, values.org);
+      if (values.json) keys.forEach((k) => out(JSON.stringify(k)));
+      else {
+        const header = ['id', 'org', 'name', 'scope', 'prefix', 'created', 'last used', 'last tested', 'revoked'];
+        const rows = keys.map((k) => [k.id, k.org, k.name, k.scope, `${k.prefix}…`, k.created, k.lastUsed ?? '-', k.lastTested ?? '-', k.revoked ?? '-']);
+        out(formatTable(header, rows));
+      }
+    });
+    return;
+  }
+  if (command === 'keys' && sub === 'revoke') {
+    const { positionals } = parseArgs({ args: argv.slice(2), allowPositionals: true });
+    const id = positionals[0];
+    if (!id) throw new UsageError('keys revoke needs the key id (see keys list)');
+    await withLedger(async ({ db }) => {
+      if (!(await revokeKey(db, id))) throw new KeyStoreError(`no key with id ${id}`);
+      out(`revoked key ${id}`);
+    });
+    return;
+  }
+  if (command === 'migrate') {
+    await withLedger(async () => out('migrations applied'));
+    return;
+  }
+  throw new UsageError(command ? `unknown command: ${argv.join(' ')}` : 'no command given');
+}
+
+run(process.argv.slice(2), (line) => process.stdout.write(`${line}\n`)).catch((err: unknown) => {
+  if (err instanceof UsageError) process.stderr.write(`${err.message}\n${USAGE}\n`);
+  else if (err instanceof ConfigError || err instanceof KeyStoreError || err instanceof DataDirBusyError) {
+    process.stderr.write(`${err.message}\n`);
+  } else if ((err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
+  } else process.stderr.write(`ledger: ${(err as Error).message}\n`);
+  process.exit(err instanceof UsageError ? 64 : 1);
+});

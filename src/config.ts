@@ -1,0 +1,50 @@
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const schema = z.object({
+  PORT: int(0, 65535).default(4318),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// connection string')
+    .optional(),
+  DATA_DIR: z.string().min(1).default('./data'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LEDGER_STORE_CONTENT: bool.default(false),
+  LEDGER_CONTENT_RETENTION_DAYS: int(1, 36500).optional(),
+  /** Largest accepted body, raw or after decompression. */
+  LEDGER_MAX_BODY_BYTES: int(1024, 1024 ** 3).default(64 * 1024 * 1024),
+  /** How long a verified key is trusted before it is looked up again (revocation delay). */
+  LEDGER_KEY_CACHE_MS: int(0, 60_000).default(2_000),
+  /** Group commit: most requests in one transaction, and the longest a request waits for company. */
+  LEDGER_BATCH_MAX_REQUESTS: int(1, 10_000).default(256),
+  LEDGER_BATCH_MAX_WAIT_MS: int(0, 1_000).default(2),
+  LEDGER_POOL_SIZE: int(1, 200).default(8),
+  /** Extra header names whose values never reach the logs (comma-separated). */
+  LEDGER_REDACT_HEADERS: z
+    .string()
+    .default('')
+    .transform((s) => s.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean)),
+});
+
+export type Config = z.infer<typeof schema>;
+
+/** Reads the configuration; a bad value throws one line that names the variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const picked = Object.fromEntries(
+    Object.keys(schema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
+  );
+  const parsed = schema.safeParse(picked);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(`invalid configuration: ${String(issue.path[0])}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+export class ConfigError extends Error {}

@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { sql } from 'kysely';
+import type { Config } from '../config.js';
+import type { KeyVerifier } from '../auth/verifier.js';
+import type { LedgerDatabase } from '../ledger/database.js';
+import type { LedgerWriter } from '../ledger/ledger-writer.js';
+import { CONTENT_TYPES, encodeStatus } from '../otlp/reply.js';
+import { requestEncoding } from './body.js';
+import { HttpError, toErrorReply } from './errors.js';
+import { registerIngestRoutes } from './ingest-routes.js';
+import type { Metrics } from './metrics.js';
+
+export interface AppDeps {
+  config: Config;
+  ledger: LedgerDatabase;
+  writer: LedgerWriter;
+  verifier: KeyVerifier;
+  metrics: Metrics;
+}
+
+/** Headers whose values never reach a log line. */
+function redactedHeaders(config: Config): string[] {
+  const names = ['authorization', 'x-api-key', 'cookie', ...config.LEDGER_REDACT_HEADERS];
+  return names.map((h) => `req.headers["${h}"]`);
+}
+
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const { config, metrics } = deps;
+  const app = Fastify({
+    logger: {
+      level: config.LOG_LEVEL,
+      redact: { paths: redactedHeaders(config), censor: '[redacted]' },
+    },
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+    },
+    bodyLimit: config.LEDGER_MAX_BODY_BYTES,
+    // A slow or stalled sender cannot hold a connection: the whole request must arrive in time.
+    requestTimeout: 60_000,
+    connectionTimeout: 120_000,
+    keepAliveTimeout: 75_000,
+    return503OnClosing: true,
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.requests.inc({ route, status: String(reply.statusCode) });
+    metrics.requestSeconds.observe({ route }, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler(async (err, request, reply) => {
+    const r = toErrorReply(err);
+    if (r.internal) request.log.error({ err }, r.message);
+    else request.log.info({ status: r.status, reason: r.message }, 'request refused');
+    if (r.retryAfterSeconds !== undefined) reply.header('retry-after', String(r.retryAfterSeconds));
+    return sendStatus(request, reply.code(r.status), r.grpcCode, r.message);
+  });
+
+  app.setNotFoundHandler(async (request, reply) =>
+    sendStatus(request, reply.code(404), 5, `no such endpoint: ${request.method} ${request.url.split('?')[0]}`),
+  );
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    try {
+      await sql`SELECT 1`.execute(deps.ledger.db);
+      return { status: 'ready' };
+    } catch {
+      reply.code(503).header('retry-after', '5');
+      return { status: 'unavailable', message: 'the ledger does not answer' };
+    }
+  });
+  app.get('/metrics', async (_request, reply) => {
+    reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  registerIngestRoutes(app, {
+    ledger: deps.ledger,
+    writer: deps.writer,
+    verifier: deps.verifier,
+    metrics,
+    storeContent: config.LEDGER_STORE_CONTENT,
+    maxBodyBytes: config.LEDGER_MAX_BODY_BYTES,
+  });
+  return app;
+}
+
+function sendStatus(request: FastifyRequest, reply: import('fastify').FastifyReply, grpcCode: number, message: string) {
+  const encoding = requestEncoding(request);
+  reply.type(CONTENT_TYPES[encoding]);
+  return encodeStatus(encoding, grpcCode, message);
+}
+
+export { HttpError };

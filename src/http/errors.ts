@@ -1,0 +1,70 @@
+import { UndecodableBodyError } from '../otlp/model.js';
+import { LedgerUnavailableError } from '../ledger/ledger-writer.js';
+
+/** An error whose HTTP status is decided where it is thrown. */
+export class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface ErrorReply {
+  status: number;
+  grpcCode: number;
+  message: string;
+  retryAfterSeconds?: number;
+  /** Unexpected: worth an error log with the cause (the sender sees a plain message). */
+  internal: boolean;
+}
+
+/** gRPC codes for the google.rpc.Status body, by HTTP status (OTLP/HTTP and gRPC's HTTP mapping). */
+const GRPC_CODE: Record<number, number> = {
+  400: 3, // INVALID_ARGUMENT
+  401: 16, // UNAUTHENTICATED
+  403: 7, // PERMISSION_DENIED
+  404: 5, // NOT_FOUND
+  405: 12, // UNIMPLEMENTED
+  408: 4, // DEADLINE_EXCEEDED
+  413: 8, // RESOURCE_EXHAUSTED
+  415: 3, // INVALID_ARGUMENT
+  429: 8, // RESOURCE_EXHAUSTED
+  500: 13, // INTERNAL
+  503: 14, // UNAVAILABLE
+};
+
+export const RETRY_AFTER_SECONDS = 5;
+
+/** The one table from every failure to what the sender is told. */
+export function toErrorReply(err: unknown): ErrorReply {
+  const reply = (status: number, message: string, retryAfterSeconds?: number, internal = false): ErrorReply => ({
+    status,
+    grpcCode: GRPC_CODE[status] ?? 2,
+    message,
+    retryAfterSeconds,
+    internal,
+  });
+  if (err instanceof HttpError) return reply(err.statusCode, err.message, err.retryAfterSeconds);
+  if (err instanceof UndecodableBodyError) return reply(400, err.message);
+  if (err instanceof LedgerUnavailableError) {
+    return reply(503, 'the ledger is unavailable; retry later', RETRY_AFTER_SECONDS, true);
+  }
+  const e = err as { code?: string; statusCode?: number; message?: string };
+  if (typeof e.code === 'string' && e.code.startsWith('Z_')) return reply(400, 'body does not match its Content-Encoding');
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return reply(413, 'body is larger than this server accepts (raw or decompressed)');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return reply(415, 'unsupported Content-Type: send application/x-protobuf or application/json');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return reply(400, e.message ?? 'bad request body');
+  }
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return reply(e.statusCode, e.message ?? 'bad request');
+  }
+  return reply(500, 'internal error', undefined, true);
+}

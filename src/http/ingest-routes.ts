@@ -1,0 +1,116 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { KeyVerifier, Principal } from '../auth/verifier.js';
+import { markKeyTested } from '../auth/key-store.js';
+import type { LedgerDatabase } from '../ledger/database.js';
+import type { LedgerWriter } from '../ledger/ledger-writer.js';
+import { decodeJson } from '../otlp/decode-json.js';
+import { decodeProtobuf } from '../otlp/decode-protobuf.js';
+import type { Rejection } from '../otlp/model.js';
+import { CONTENT_TYPES, encodeExportResponse } from '../otlp/reply.js';
+import { prepareSpans } from '../spend/records.js';
+import type { Metrics } from './metrics.js';
+import { assertBodyType, BODY_TYPES, decodedBody, requestEncoding } from './body.js';
+import { HttpError } from './errors.js';
+
+export const INGEST_PATHS = [
+  '/developer/v1/ai-usage/openrouter/v1/traces',
+  '/developer/v1/ai-usage/openrouter',
+  '/v1/traces',
+];
+
+export interface IngestDeps {
+  ledger: LedgerDatabase;
+  writer: LedgerWriter;
+  verifier: KeyVerifier;
+  metrics: Metrics;
+  storeContent: boolean;
+  maxBodyBytes: number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+const MAX_LISTED_PROBLEMS = 5;
+
+/** The OTLP/HTTP trace endpoints: authenticate, decode, extract, commit, acknowledge. */
+export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): void {
+  app.register(async (scope) => {
+    // Bodies are read here only, as raw buffers; the decoders do the rest.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(BODY_TYPES, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    scope.addContentTypeParser('*', (req, _payload, done) => {
+      try {
+        assertBodyType(req);
+      } catch (err) {
+        done(err as Error);
+      }
+    });
+
+    for (const url of INGEST_PATHS) {
+      scope.route({
+        method: 'POST',
+        url,
+        bodyLimit: deps.maxBodyBytes,
+        // The key is checked before a byte of the body is read or inflated.
+        onRequest: async (request) => {
+          const verdict = await deps.verifier.verify(request.headers.authorization, 'ingest');
+          if (!verdict.ok) throw new HttpError(verdict.status, verdict.message);
+          request.principal = verdict.principal;
+        },
+        preParsing: async (request, _reply, payload) => {
+          if (!hasBody(request)) return payload;
+          assertBodyType(request);
+          return decodedBody(request, payload, deps.maxBodyBytes);
+        },
+        handler: (request, reply) => ingest(request, reply, deps),
+      });
+      scope.route({
+        method: ['GET', 'PUT', 'DELETE', 'PATCH'],
+        url,
+        handler: async (_request, reply) => {
+          reply.header('allow', 'POST');
+          throw new HttpError(405, 'method not allowed: OTLP/HTTP traces are sent with POST');
+        },
+      });
+    }
+  });
+}
+
+async function ingest(request: FastifyRequest, reply: FastifyReply, deps: IngestDeps): Promise<Buffer | string> {
+  const principal = request.principal!;
+  const encoding = requestEncoding(request);
+  const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
+  const decoded = encoding === 'protobuf' ? decodeProtobuf(body) : decodeJson(body.length === 0 ? '{}' : body);
+  const prepared = prepareSpans(decoded, deps.storeContent);
+
+  const probe = prepared.connectionTest || String(request.headers['x-test-connection']).toLowerCase() === 'true';
+  if (probe) await markKeyTested(deps.ledger.db, principal.keyId);
+
+  deps.metrics.spansRejected(prepared.rejected);
+  if (prepared.records.length === 0 && prepared.rejected.length > 0) {
+    throw new HttpError(400, `no valid spans: ${describe(prepared.rejected)}`);
+  }
+  await deps.writer.write({ orgId: principal.orgId, apiKeyId: principal.keyId, records: prepared.records });
+  deps.metrics.spansAccepted(prepared.records);
+
+  reply.type(CONTENT_TYPES[encoding]);
+  if (prepared.rejected.length === 0) return encodeExportResponse(encoding);
+  return encodeExportResponse(encoding, {
+    rejectedSpans: prepared.rejected.length,
+    errorMessage: describe(prepared.rejected),
+  });
+}
+
+function hasBody(request: FastifyRequest): boolean {
+  const length = request.headers['content-length'];
+  return length === undefined ? request.headers['transfer-encoding'] !== undefined : length !== '0';
+}
+
+function describe(rejected: Rejection[]): string {
+  const listed = rejected.slice(0, MAX_LISTED_PROBLEMS).map((r) => r.message);
+  const more = rejected.length - listed.length;
+  return `${rejected.length} rejected: ${listed.join('; ')}${more > 0 ? `; and ${more} more` : ''}`;
+}

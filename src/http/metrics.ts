@@ -1,0 +1,100 @@
+import client from 'prom-client';
+import type { Rejection } from '../otlp/model.js';
+import type { SpanRecord } from '../ledger/ledger-writer.js';
+import { addDecimals } from '../spend/decimal.js';
+
+/** The service's Prometheus metrics, on a registry of its own (several servers may share a process). */
+export class Metrics {
+  readonly registry = new client.Registry();
+  readonly requests = new client.Counter({
+    name: 'ledger_http_requests_total',
+    help: 'HTTP requests by route and status',
+    labelNames: ['route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly requestSeconds = new client.Histogram({
+    name: 'ledger_http_request_duration_seconds',
+    help: 'HTTP request latency',
+    labelNames: ['route'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly accepted = new client.Counter({
+    name: 'ledger_spans_accepted_total',
+    help: 'Spans accepted and committed',
+    registers: [this.registry],
+  });
+  readonly rejected = new client.Counter({
+    name: 'ledger_spans_rejected_total',
+    help: 'Spans (or other body items) refused, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly generations = new client.Counter({
+    name: 'ledger_generations_received_total',
+    help: 'Spans carrying usage received (before de-duplication and roll-up detection)',
+    registers: [this.registry],
+  });
+  readonly usd = new client.Counter({
+    name: 'ledger_usd_received_total',
+    help: 'USD on received usage spans (before de-duplication; the ledger views are the exact figures)',
+    registers: [this.registry],
+  });
+  readonly writeSeconds = new client.Histogram({
+    name: 'ledger_write_duration_seconds',
+    help: 'Time of one group-commit transaction',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly writeBatchRequests = new client.Histogram({
+    name: 'ledger_write_batch_requests',
+    help: 'Requests per group-commit transaction',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+    registers: [this.registry],
+  });
+
+  spansAccepted(records: SpanRecord[]): void {
+    this.accepted.inc(records.length);
+    const costs: string[] = [];
+    for (const r of records) {
+      if (!r.usage) continue;
+      this.generations.inc();
+      if (r.usage.costUsd !== null) costs.push(r.usage.costUsd);
+    }
+    // A gauge of money is for dashboards only; the ledger itself never sums doubles.
+    if (costs.length > 0) this.usd.inc(Number(addDecimals(costs)));
+  }
+
+  spansRejected(rejected: Rejection[]): void {
+    for (const r of rejected) this.rejected.inc({ reason: r.reason });
+  }
+
+  observeWrite(seconds: number, requests: number): void {
+    this.writeSeconds.observe(seconds);
+    this.writeBatchRequests.observe(requests);
+  }
+
+  /** Pool saturation, read when scraped. */
+  trackPool(pool: { totalCount: number; idleCount: number; waitingCount: number } | undefined, pending: () => number): void {
+    new client.Gauge({
+      name: 'ledger_db_pool_connections',
+      help: 'Database pool connections by state',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      collect() {
+        if (!pool) return;
+        this.set({ state: 'total' }, pool.totalCount);
+        this.set({ state: 'idle' }, pool.idleCount);
+        this.set({ state: 'waiting' }, pool.waitingCount);
+      },
+    });
+    new client.Gauge({
+      name: 'ledger_write_pending_requests',
+      help: 'Requests waiting for or inside a group-commit transaction',
+      registers: [this.registry],
+      collect() {
+        this.set(pending());
+      },
+    });
+  }
+}

@@ -1,0 +1,54 @@
+import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * PGlite files may be opened by one process only. The process that opens them holds this lock
+ * file (its pid inside); a lock whose process is gone is taken over.
+ */
+export function lockPath(dataDir: string): string {
+  return path.join(dataDir, '.ledger.lock');
+}
+
+/** The pid holding the data directory, or null when nobody alive holds it. */
+export function lockHolder(dataDir: string): number | null {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(lockPath(dataDir), 'utf8').trim());
+  } catch {
+    return null;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : null;
+  }
+}
+
+export class DataDirBusyError extends Error {}
+
+/** Takes the lock or throws DataDirBusyError; returns the function that gives it back. */
+export function acquireLock(dataDir: string): () => void {
+  const file = lockPath(dataDir);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(file, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => {
+        try {
+          unlinkSync(file);
+        } catch {
+          // Already gone: nothing to give back.
+        }
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = lockHolder(dataDir);
+      if (holder !== null) throw new DataDirBusyError(`the embedded ledger in ${dataDir} is in use by process ${holder}`);
+      unlinkSync(file);
+    }
+  }
+  throw new DataDirBusyError(`could not lock ${dataDir}`);
+}

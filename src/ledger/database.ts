@@ -1,0 +1,79 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { pgliteDialect } from './pglite-dialect.js';
+import { acquireLock, lockHolder } from './data-dir-lock.js';
+import { bridgeAnswers, bridgeDialect, serveBridge } from './local-bridge.js';
+import type { DB } from './schema.js';
+
+export interface LedgerDatabase {
+  db: Kysely<DB>;
+  /** `bridge`: the embedded ledger of a running server, reached through its local socket. */
+  kind: 'postgres' | 'pglite' | 'bridge';
+  /** The pg pool, for saturation metrics; absent on PGlite. */
+  pool?: pg.Pool;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  databaseUrl?: string;
+  /** PGlite data directory; `memory://` keeps it in memory (tests). */
+  dataDir: string;
+  poolSize: number;
+  /** Let the command line reach this embedded ledger while the process holds it (the server). */
+  serveLocalBridge?: boolean;
+}
+
+const INT8 = 20;
+const NUMERIC = 1700;
+
+export async function openDatabase(opts: DatabaseOptions): Promise<LedgerDatabase> {
+  if (opts.databaseUrl) {
+    const pool = new pg.Pool({
+      connectionString: opts.databaseUrl,
+      max: opts.poolSize,
+      connectionTimeoutMillis: 5_000,
+      idleTimeoutMillis: 30_000,
+      // A request must not hang on a dead server: give up on one statement after 30 s.
+      query_timeout: 30_000,
+    });
+    // An idle client losing its server emits here; without a listener the process would crash.
+    pool.on('error', () => {});
+    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    return { db, kind: 'postgres', pool, close: () => db.destroy() };
+  }
+  const inMemory = opts.dataDir.startsWith('memory://');
+  if (!inMemory) mkdirSync(opts.dataDir, { recursive: true });
+  const unlock = inMemory ? () => {} : acquireLock(opts.dataDir);
+  // int8 and numeric stay strings, as pg gives them: counts and money are never rounded to doubles.
+  try {
+    const client = await PGlite.create({
+      dataDir: opts.dataDir,
+      parsers: { [INT8]: (v: string) => v, [NUMERIC]: (v: string) => v },
+    });
+    const db = new Kysely<DB>({ dialect: pgliteDialect(client) });
+    const stopBridge = opts.serveLocalBridge && !inMemory ? await serveBridge(db, opts.dataDir) : async () => {};
+    const close = async () => {
+      await stopBridge();
+      await db.destroy();
+      unlock();
+    };
+    return { db, kind: 'pglite', close };
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+}
+
+/**
+ * The command line's ledger: Postgres when configured; otherwise the embedded ledger, reached
+ * through the running server's bridge when a server holds it, or opened directly when none does.
+ */
+export async function openDatabaseForCli(opts: DatabaseOptions): Promise<LedgerDatabase> {
+  if (!opts.databaseUrl && lockHolder(opts.dataDir) !== null && (await bridgeAnswers(opts.dataDir))) {
+    const db = new Kysely<DB>({ dialect: bridgeDialect(opts.dataDir) });
+    return { db, kind: 'bridge', close: () => db.destroy() };
+  }
+  return openDatabase({ ...opts, serveLocalBridge: false });
+}

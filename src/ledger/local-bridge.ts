@@ -1,0 +1,177 @@
+import net from 'node:net';
+import { unlinkSync } from 'node:fs';
+import path from 'node:path';
+import {
+  CompiledQuery,
+  PostgresAdapter,
+  PostgresIntrospector,
+  PostgresQueryCompiler,
+  type DatabaseConnection,
+  type Dialect,
+  type Driver,
+  type Kysely,
+  type QueryResult,
+} from 'kysely';
+
+/**
+ * While the server holds the embedded ledger, the `ledger` command line reaches it through this
+ * bridge: a Unix socket in DATA_DIR (owner-only), one socket per database connection, newline-
+ * delimited JSON of compiled queries. Only local processes of the same user can connect.
+ */
+export function socketPath(dataDir: string): string {
+  return path.join(path.resolve(dataDir), '.ledger.sock');
+}
+
+interface Request {
+  sql: string;
+  parameters: unknown[];
+}
+type Response = { rows: unknown[]; affected: string } | { error: string };
+
+// A client that holds the session this long without a word gives it back to the server.
+const IDLE_MS = 15_000;
+
+const revive = (_key: string, value: unknown): unknown =>
+  value && typeof value === 'object' && (value as { type?: string }).type === 'Buffer'
+    ? Buffer.from((value as { data: number[] }).data)
+    : value;
+
+export async function serveBridge<T>(db: Kysely<T>, dataDir: string): Promise<() => Promise<void>> {
+  const file = socketPath(dataDir);
+  try {
+    unlinkSync(file);
+  } catch {
+    // No stale socket.
+  }
+  const server = net.createServer((socket) => {
+    socket.setTimeout(IDLE_MS, () => socket.destroy());
+    // Each socket is one connection: it holds the session until it closes, so its transactions
+    // cannot interleave with the server's own.
+    void db
+      .connection()
+      .execute(
+        (conn) =>
+          new Promise<void>((resolve) => {
+            let buffered = '';
+            let chain = Promise.resolve();
+            socket.on('data', (chunk) => {
+              buffered += chunk.toString('utf8');
+              let nl;
+              while ((nl = buffered.indexOf('\n')) >= 0) {
+                const line = buffered.slice(0, nl);
+                buffered = buffered.slice(nl + 1);
+                chain = chain.then(() => answer(conn, line, socket));
+              }
+            });
+            socket.on('close', () => void chain.then(resolve));
+            socket.on('error', () => socket.destroy());
+          }),
+      )
+      .catch(() => socket.destroy());
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ path: file, readableAll: false, writableAll: false }, resolve);
+  });
+  return () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      try {
+        unlinkSync(file);
+      } catch {
+        // Already removed.
+      }
+    });
+}
+
+async function answer<T>(conn: Kysely<T>, line: string, socket: net.Socket): Promise<void> {
+  let response: Response;
+  try {
+    const req = JSON.parse(line, revive) as Request;
+    const result = await conn.executeQuery(CompiledQuery.raw(req.sql, req.parameters));
+    response = { rows: result.rows, affected: String(result.numAffectedRows ?? 0n) };
+  } catch (err) {
+    response = { error: (err as Error).message };
+  }
+  if (!socket.destroyed) socket.write(`${JSON.stringify(response)}\n`);
+}
+
+/** The command line's side: a Kysely dialect whose connections are bridge sockets. */
+export function bridgeDialect(dataDir: string): Dialect {
+  return {
+    createAdapter: () => new PostgresAdapter(),
+    createDriver: () => new BridgeDriver(socketPath(dataDir)),
+    createIntrospector: (db) => new PostgresIntrospector(db),
+    createQueryCompiler: () => new PostgresQueryCompiler(),
+  };
+}
+
+/** True when a server answers on the bridge socket. */
+export function bridgeAnswers(dataDir: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(socketPath(dataDir));
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+class BridgeDriver implements Driver {
+  constructor(private readonly file: string) {}
+  async init(): Promise<void> {}
+  async acquireConnection(): Promise<DatabaseConnection> {
+    const socket = net.connect(this.file);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    return new BridgeConnection(socket);
+  }
+  async beginTransaction(c: DatabaseConnection): Promise<void> {
+    await c.executeQuery(CompiledQuery.raw('BEGIN'));
+  }
+  async commitTransaction(c: DatabaseConnection): Promise<void> {
+    await c.executeQuery(CompiledQuery.raw('COMMIT'));
+  }
+  async rollbackTransaction(c: DatabaseConnection): Promise<void> {
+    await c.executeQuery(CompiledQuery.raw('ROLLBACK'));
+  }
+  async releaseConnection(c: DatabaseConnection): Promise<void> {
+    (c as BridgeConnection).socket.end();
+  }
+  async destroy(): Promise<void> {}
+}
+
+class BridgeConnection implements DatabaseConnection {
+  #buffered = '';
+  #waiting: ((r: Response) => void)[] = [];
+
+  constructor(readonly socket: net.Socket) {
+    socket.on('data', (chunk) => {
+      this.#buffered += chunk.toString('utf8');
+      let nl;
+      while ((nl = this.#buffered.indexOf('\n')) >= 0) {
+        const line = this.#buffered.slice(0, nl);
+        this.#buffered = this.#buffered.slice(nl + 1);
+        this.#waiting.shift()?.(JSON.parse(line) as Response);
+      }
+    });
+    socket.on('close', () => this.#waiting.splice(0).forEach((w) => w({ error: 'the ledger server closed the connection' })));
+  }
+
+  async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
+    const response = await new Promise<Response>((resolve) => {
+      this.#waiting.push(resolve);
+      this.socket.write(`${JSON.stringify({ sql: compiled.sql, parameters: compiled.parameters })}\n`);
+    });
+    if ('error' in response) throw new Error(response.error);
+    return { rows: response.rows as R[], numAffectedRows: BigInt(response.affected) };
+  }
+
+  // eslint-disable-next-line require-yield
+  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error('streaming is not available over the local bridge; page with keyset queries instead');
+  }
+}

@@ -1,0 +1,269 @@
+import {
+  UndecodableBodyError,
+  type AttrValue,
+  type Attributes,
+  type DecodedTraces,
+  type OtlpResource,
+  type OtlpScope,
+  type OtlpSpan,
+  type Rejection,
+} from './model.js';
+import { checkSpan } from './span-checks.js';
+import { double } from './decode-protobuf.js';
+
+type Json = Record<string, unknown>;
+
+/** A part of the body that breaks the OTLP JSON mapping; the span that holds it is rejected. */
+class BadField extends Error {}
+
+const SPAN_KINDS: Record<string, number> = {
+  SPAN_KIND_UNSPECIFIED: 0,
+  SPAN_KIND_INTERNAL: 1,
+  SPAN_KIND_SERVER: 2,
+  SPAN_KIND_CLIENT: 3,
+  SPAN_KIND_PRODUCER: 4,
+  SPAN_KIND_CONSUMER: 5,
+};
+const STATUS_CODES: Record<string, number> = { STATUS_CODE_UNSET: 0, STATUS_CODE_OK: 1, STATUS_CODE_ERROR: 2 };
+
+/**
+ * Decodes an OTLP/JSON ExportTraceServiceRequest (the OTLP JSON mapping: hex ids in either case,
+ * 64-bit integers as strings or numbers, enums as integers or names, unknown fields ignored, and
+ * the proto field names accepted beside the lowerCamelCase ones).
+ */
+export function decodeJson(body: Buffer | string): DecodedTraces {
+  let root: unknown;
+  try {
+    root = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
+  } catch (err) {
+    throw new UndecodableBodyError(`body is not valid JSON: ${(err as Error).message}`);
+  }
+  if (!isObject(root)) throw new UndecodableBodyError('body must be a JSON object (ExportTraceServiceRequest)');
+
+  const out: DecodedTraces = { spans: [], rejected: [] };
+  for (const [field, signal] of [
+    ['resourceLogs', 'logs'],
+    ['resource_logs', 'logs'],
+    ['resourceMetrics', 'metrics'],
+    ['resource_metrics', 'metrics'],
+  ] as const) {
+    if (root[field] !== undefined) {
+      out.rejected.push({
+        reason: 'wrong_signal',
+        message: `"${field}" holds ${signal}; this endpoint takes traces (resourceSpans) only`,
+      });
+    }
+  }
+  for (const rs of list(pick(root, 'resourceSpans', 'resource_spans'), 'resourceSpans')) {
+    decodeResourceSpans(rs, out);
+  }
+  return out;
+}
+
+function decodeResourceSpans(rs: unknown, out: DecodedTraces): void {
+  let resource: OtlpResource;
+  let scopeSpans: unknown[];
+  try {
+    const r = obj(rs, 'resourceSpans[]');
+    const res = optObj(r.resource, 'resource');
+    resource = {
+      attributes: attributes(res.attributes),
+      droppedAttributesCount: uint(pick(res, 'droppedAttributesCount', 'dropped_attributes_count')),
+      schemaUrl: str(pick(r, 'schemaUrl', 'schema_url')),
+    };
+    scopeSpans = list(pick(r, 'scopeSpans', 'scope_spans'), 'scopeSpans');
+  } catch (err) {
+    return reject(out, err, 'invalid_resource');
+  }
+  for (const ss of scopeSpans) {
+    let scope: OtlpScope;
+    let spans: unknown[];
+    try {
+      const s = obj(ss, 'scopeSpans[]');
+      const sc = optObj(s.scope, 'scope');
+      scope = {
+        name: str(sc.name),
+        version: str(sc.version),
+        attributes: attributes(sc.attributes),
+        droppedAttributesCount: uint(pick(sc, 'droppedAttributesCount', 'dropped_attributes_count')),
+        schemaUrl: str(pick(s, 'schemaUrl', 'schema_url')),
+      };
+      spans = list(s.spans, 'spans');
+    } catch (err) {
+      return reject(out, err, 'invalid_scope');
+    }
+    for (const raw of spans) {
+      let span: OtlpSpan;
+      try {
+        span = toSpan(obj(raw, 'span'), resource, scope);
+      } catch (err) {
+        reject(out, err, 'invalid_span');
+        continue;
+      }
+      const problem = checkSpan(span);
+      if (problem) out.rejected.push(problem);
+      else out.spans.push(span);
+    }
+  }
+}
+
+function reject(out: DecodedTraces, err: unknown, reason: string): void {
+  if (!(err instanceof BadField)) throw err;
+  const rejection: Rejection = { reason, message: err.message };
+  out.rejected.push(rejection);
+}
+
+function toSpan(s: Json, resource: OtlpResource, scope: OtlpScope): OtlpSpan {
+  const status = optObj(s.status, 'status');
+  const parent = hexId(pick(s, 'parentSpanId', 'parent_span_id'), 'parentSpanId');
+  return {
+    traceId: hexId(pick(s, 'traceId', 'trace_id'), 'traceId'),
+    spanId: hexId(pick(s, 'spanId', 'span_id'), 'spanId'),
+    parentSpanId: parent === '' ? null : parent,
+    traceState: str(pick(s, 'traceState', 'trace_state')),
+    flags: uint(s.flags),
+    name: str(s.name),
+    kind: enumValue(s.kind, SPAN_KINDS, 'kind'),
+    startTimeUnixNano: uint64(pick(s, 'startTimeUnixNano', 'start_time_unix_nano'), 'startTimeUnixNano'),
+    endTimeUnixNano: uint64(pick(s, 'endTimeUnixNano', 'end_time_unix_nano'), 'endTimeUnixNano'),
+    attributes: attributes(s.attributes),
+    droppedAttributesCount: uint(pick(s, 'droppedAttributesCount', 'dropped_attributes_count')),
+    events: list(s.events, 'events').map((raw) => {
+      const e = obj(raw, 'event');
+      return {
+        timeUnixNano: uint64(pick(e, 'timeUnixNano', 'time_unix_nano'), 'timeUnixNano'),
+        name: str(e.name),
+        attributes: attributes(e.attributes),
+        droppedAttributesCount: uint(pick(e, 'droppedAttributesCount', 'dropped_attributes_count')),
+      };
+    }),
+    droppedEventsCount: uint(pick(s, 'droppedEventsCount', 'dropped_events_count')),
+    links: list(s.links, 'links').map((raw) => {
+      const l = obj(raw, 'link');
+      return {
+        traceId: hexId(pick(l, 'traceId', 'trace_id'), 'link traceId'),
+        spanId: hexId(pick(l, 'spanId', 'span_id'), 'link spanId'),
+        traceState: str(pick(l, 'traceState', 'trace_state')),
+        attributes: attributes(l.attributes),
+        droppedAttributesCount: uint(pick(l, 'droppedAttributesCount', 'dropped_attributes_count')),
+        flags: uint(l.flags),
+      };
+    }),
+    droppedLinksCount: uint(pick(s, 'droppedLinksCount', 'dropped_links_count')),
+    statusCode: enumValue(status.code, STATUS_CODES, 'status.code'),
+    statusMessage: str(status.message),
+    resource,
+    scope,
+  };
+}
+
+function attributes(raw: unknown): Attributes {
+  const out: Attributes = {};
+  for (const item of list(raw, 'attributes')) {
+    const kv = obj(item, 'attribute');
+    out[str(kv.key)] = anyValue(kv.value);
+  }
+  return out;
+}
+
+function anyValue(raw: unknown): AttrValue {
+  if (raw === undefined || raw === null) return null;
+  const v = obj(raw, 'attribute value');
+  if ('stringValue' in v || 'string_value' in v) return str(pick(v, 'stringValue', 'string_value'));
+  if ('boolValue' in v || 'bool_value' in v) {
+    const b = pick(v, 'boolValue', 'bool_value');
+    if (typeof b !== 'boolean') throw new BadField('boolValue must be true or false');
+    return b;
+  }
+  if ('intValue' in v || 'int_value' in v) return int64(pick(v, 'intValue', 'int_value'));
+  if ('doubleValue' in v || 'double_value' in v) return doubleValue(pick(v, 'doubleValue', 'double_value'));
+  if ('arrayValue' in v || 'array_value' in v) {
+    const a = optObj(pick(v, 'arrayValue', 'array_value'), 'arrayValue');
+    return list(a.values, 'arrayValue.values').map(anyValue);
+  }
+  if ('kvlistValue' in v || 'kvlist_value' in v) {
+    const kv = optObj(pick(v, 'kvlistValue', 'kvlist_value'), 'kvlistValue');
+    return attributes(kv.values);
+  }
+  if ('bytesValue' in v || 'bytes_value' in v) return str(pick(v, 'bytesValue', 'bytes_value'));
+  return null;
+}
+
+function pick(o: Json, camel: string, snake: string): unknown {
+  return o[camel] !== undefined ? o[camel] : o[snake];
+}
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function obj(v: unknown, what: string): Json {
+  if (!isObject(v)) throw new BadField(`${what} must be an object`);
+  return v;
+}
+
+function optObj(v: unknown, what: string): Json {
+  return v === undefined || v === null ? {} : obj(v, what);
+}
+
+function list(v: unknown, what: string): unknown[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new BadField(`${what} must be an array`);
+  return v;
+}
+
+function str(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  if (typeof v !== 'string') throw new BadField(`expected a string, got ${typeof v}`);
+  return v;
+}
+
+function uint(v: unknown): number {
+  if (v === undefined || v === null) return 0;
+  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 0xffffffff) {
+    throw new BadField(`expected an unsigned 32-bit integer, got ${JSON.stringify(v)}`);
+  }
+  return n;
+}
+
+function uint64(v: unknown, what: string): string {
+  if (v === undefined || v === null) return '0';
+  if (typeof v === 'string' && /^\d{1,20}$/.test(v)) return BigInt(v).toString();
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return String(v);
+  throw new BadField(`${what} must be an unsigned integer (as a decimal string), got ${JSON.stringify(v)}`);
+}
+
+function int64(v: unknown): number | string {
+  if (typeof v === 'number' && Number.isInteger(v)) return v;
+  if (typeof v === 'string' && /^-?\d{1,19}$/.test(v)) {
+    const n = Number(v);
+    return Number.isSafeInteger(n) ? n : BigInt(v).toString();
+  }
+  throw new BadField(`intValue must be an integer or a decimal string, got ${JSON.stringify(v)}`);
+}
+
+function doubleValue(v: unknown): number | string {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string') {
+    if (v === 'NaN' || v === 'Infinity' || v === '-Infinity') return v;
+    const n = Number(v);
+    if (v.trim() !== '' && Number.isFinite(n)) return double(n);
+  }
+  throw new BadField(`doubleValue must be a number, got ${JSON.stringify(v)}`);
+}
+
+function enumValue(v: unknown, names: Record<string, number>, what: string): number {
+  if (v === undefined || v === null) return 0;
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 32768) return v;
+  if (typeof v === 'string' && names[v] !== undefined) return names[v];
+  throw new BadField(`${what} must be an enum integer, got ${JSON.stringify(v)}`);
+}
+
+function hexId(v: unknown, what: string): string {
+  if (v === undefined || v === null || v === '') return '';
+  if (typeof v !== 'string' || !/^[0-9a-fA-F]*$/.test(v)) {
+    throw new BadField(`${what} must be a hex string, got ${JSON.stringify(v).slice(0, 80)}`);
+  }
+  return v.toLowerCase();
+}

@@ -1,0 +1,74 @@
+/** The one normalised shape both decoders produce; everything after decoding sees only this. */
+
+/** An OTLP AnyValue as plain JSON: kvlists become objects, bytes base64, unsafe int64 decimal strings. */
+export type AttrValue = string | number | boolean | null | AttrValue[] | { [key: string]: AttrValue };
+export type Attributes = Record<string, AttrValue>;
+
+export interface OtlpResource {
+  attributes: Attributes;
+  droppedAttributesCount: number;
+  schemaUrl: string;
+}
+
+export interface OtlpScope {
+  name: string;
+  version: string;
+  attributes: Attributes;
+  droppedAttributesCount: number;
+  schemaUrl: string;
+}
+
+export interface OtlpEvent {
+  timeUnixNano: string;
+  name: string;
+  attributes: Attributes;
+  droppedAttributesCount: number;
+}
+
+export interface OtlpLink {
+  traceId: string;
+  spanId: string;
+  traceState: string;
+  attributes: Attributes;
+  droppedAttributesCount: number;
+  flags: number;
+}
+
+export interface OtlpSpan {
+  /** Lowercase hex, 32 characters. */
+  traceId: string;
+  /** Lowercase hex, 16 characters. */
+  spanId: string;
+  parentSpanId: string | null;
+  traceState: string;
+  flags: number;
+  name: string;
+  kind: number;
+  /** Decimal strings: nanoseconds do not fit a double. */
+  startTimeUnixNano: string;
+  endTimeUnixNano: string;
+  attributes: Attributes;
+  droppedAttributesCount: number;
+  events: OtlpEvent[];
+  droppedEventsCount: number;
+  links: OtlpLink[];
+  droppedLinksCount: number;
+  statusCode: number;
+  statusMessage: string;
+  resource: OtlpResource;
+  scope: OtlpScope;
+}
+
+/** Why a span (or another item of the body) was not accepted; `reason` is a short metric label. */
+export interface Rejection {
+  reason: string;
+  message: string;
+}
+
+export interface DecodedTraces {
+  spans: OtlpSpan[];
+  rejected: Rejection[];
+}
+
+/** A body that cannot be read at all: the sender gets 400 and must not retry. */
+export class UndecodableBodyError extends Error {}

@@ -1,0 +1,33 @@
+import type { OtlpSpan, Rejection } from './model.js';
+
+const INT64_MAX = 9223372036854775807n;
+const TRACE_ID = /^[0-9a-f]{32}$/;
+const SPAN_ID = /^[0-9a-f]{16}$/;
+const ZERO_TRACE = '0'.repeat(32);
+const ZERO_SPAN = '0'.repeat(16);
+
+/**
+ * The checks every span passes before it may enter the ledger, whatever its encoding.
+ * Returns why a span is refused, or null when it is fine.
+ */
+export function checkSpan(span: OtlpSpan): Rejection | null {
+  if (!TRACE_ID.test(span.traceId) || span.traceId === ZERO_TRACE) {
+    return { reason: 'invalid_trace_id', message: `span "${clip(span.name)}": trace id must be 16 bytes, not all zero` };
+  }
+  if (!SPAN_ID.test(span.spanId) || span.spanId === ZERO_SPAN) {
+    return { reason: 'invalid_span_id', message: `span "${clip(span.name)}": span id must be 8 bytes, not all zero` };
+  }
+  if (span.parentSpanId !== null && !SPAN_ID.test(span.parentSpanId)) {
+    return { reason: 'invalid_parent_span_id', message: `span ${span.spanId}: parent span id must be empty or 8 bytes` };
+  }
+  for (const t of [span.startTimeUnixNano, span.endTimeUnixNano]) {
+    if (!/^\d{1,20}$/.test(t) || BigInt(t) > INT64_MAX) {
+      return { reason: 'invalid_timestamp', message: `span ${span.spanId}: timestamp ${clip(t)} is out of range` };
+    }
+  }
+  return null;
+}
+
+function clip(s: string): string {
+  return s.length > 64 ? `${s.slice(0, 61)}...` : s;
+}

@@ -1,0 +1,59 @@
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+import { KeyVerifier } from './auth/verifier.js';
+import { buildApp } from './http/app.js';
+import { Metrics } from './http/metrics.js';
+import { openDatabase, type LedgerDatabase } from './ledger/database.js';
+import { LedgerWriter } from './ledger/ledger-writer.js';
+import { migrate } from './ledger/migrate.js';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  ledger: LedgerDatabase;
+  writer: LedgerWriter;
+  url: string;
+  /** Stops taking requests, lets those in flight commit, then closes the ledger. */
+  close(): Promise<void>;
+}
+
+/** Opens the ledger, applies migrations and serves. */
+export async function startServer(config: Config): Promise<RunningServer> {
+  const ledger = await openDatabase({
+    databaseUrl: config.DATABASE_URL,
+    dataDir: config.DATA_DIR,
+    poolSize: config.LEDGER_POOL_SIZE,
+    serveLocalBridge: true,
+  });
+  try {
+    await migrate(ledger.db);
+  } catch (err) {
+    await ledger.close();
+    throw err;
+  }
+  const metrics = new Metrics();
+  const writer = new LedgerWriter(
+    ledger.db,
+    {
+      maxItems: config.LEDGER_BATCH_MAX_REQUESTS,
+      maxWaitMs: config.LEDGER_BATCH_MAX_WAIT_MS,
+      // PGlite is one session; Postgres takes overlapping transactions on separate connections.
+      maxInFlight: ledger.kind === 'pglite' ? 1 : Math.max(1, Math.min(4, config.LEDGER_POOL_SIZE - 2)),
+    },
+    (seconds, requests) => metrics.observeWrite(seconds, requests),
+  );
+  const verifier = new KeyVerifier(ledger.db, config.LEDGER_KEY_CACHE_MS);
+  metrics.trackPool(ledger.pool, () => writer.pending);
+  const app = buildApp({ config, ledger, writer, verifier, metrics });
+  const address = await app.listen({ port: config.PORT, host: config.HOST });
+  const url = address.replace('[::1]', 'localhost');
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      await app.close();
+      await writer.drain();
+      await verifier.close().catch(() => {});
+      await ledger.close();
+    })());
+  return { app, ledger, writer, url, close };
+}
