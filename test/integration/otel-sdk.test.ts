@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exportSpans, ExportResultCode, recorder, type Encoding } from '../support/otel.js';
+import { startTestServer, type TestServer } from '../support/test-server.js';
+
+let server: TestServer;
+let key: string;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  ({ key } = await server.key('otel-co'));
+});
+afterAll(() => server.stop());
+
+const variants: { encoding: Encoding; gzip: boolean; path: string }[] = [
+  { encoding: 'protobuf', gzip: false, path: '/v1/traces' },
+  { encoding: 'protobuf', gzip: true, path: '/developer/v1/ai-usage/openrouter/v1/traces' },
+  { encoding: 'json', gzip: false, path: '/developer/v1/ai-usage/openrouter' },
+  { encoding: 'json', gzip: true, path: '/v1/traces' },
+];
+
+describe.each(variants)('the OpenTelemetry JS exporter ($encoding, gzip $gzip) on $path', ({ encoding, gzip, path }) => {
+  it('lands every span, with its attributes, once — even when retried', async () => {
+    const rec = recorder();
+    const tag = `${encoding}-${gzip}`;
+    const chat = rec.start('chat gpt-4o', {
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.system': 'openai',
+      'gen_ai.request.model': 'gpt-4o',
+      'gen_ai.usage.prompt_tokens': 1200,
+      'gen_ai.usage.completion_tokens': 300,
+      'gen_ai.usage.cost': 0.0105,
+      'user.id': `u-${tag}`,
+      'test.variant': tag,
+      'test.big_int': 2 ** 40,
+      'test.flags': [true, false],
+    });
+    const tool = rec.start('execute_tool lookup', { 'gen_ai.operation.name': 'execute_tool', 'test.variant': tag }, chat);
+    tool.end();
+    chat.end();
+    const spans = rec.finished();
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const result = await exportSpans(server.url + path, key, spans, { encoding, gzip });
+      expect(result.code, String(result.error)).toBe(ExportResultCode.SUCCESS);
+    }
+    const stored = await server.query<{ name: string; parent: boolean; big: string; flags: string; service: string; scope: string }>(`
+      SELECT name, parent_span_id IS NOT NULL AS parent, attributes->>'test.big_int' AS big,
+             attributes->>'test.flags' AS flags, resource->'attributes'->>'service.name' AS service,
+             scope->>'name' AS scope
+      FROM spans WHERE attributes->>'test.variant' = '${tag}' ORDER BY name`);
+    expect(stored).toEqual([
+      { name: 'chat gpt-4o', parent: false, big: String(2 ** 40), flags: '[true, false]', service: 'agent-app', scope: 'ledger-tests' },
+      { name: 'execute_tool lookup', parent: true, big: null, flags: null, service: 'agent-app', scope: 'ledger-tests' },
+    ]);
+    const ids = stored.length === 2 ? spans.map((s) => s.spanContext()) : [];
+    const [gen] = await server.query(`
+      SELECT trace_id, span_id, model, provider, input_tokens::text, output_tokens::text,
+             total_tokens::text, cost_usd::text, user_id
+      FROM generations WHERE user_id = 'u-${tag}'`);
+    const chatCtx = ids.find((c) => c.spanId === spans.find((s) => s.name === 'chat gpt-4o')!.spanContext().spanId)!;
+    expect(gen).toEqual({
+      trace_id: chatCtx.traceId,
+      span_id: chatCtx.spanId,
+      model: 'gpt-4o',
+      provider: 'openai',
+      input_tokens: '1200',
+      output_tokens: '300',
+      total_tokens: '1500',
+      cost_usd: '0.0105',
+      user_id: `u-${tag}`,
+    });
+  });
+});
+
+describe('agent trees: usage rolled up on parents is not counted twice', () => {
+  const llm = (model: string, input: number, output: number, cost: number) => ({
+    'gen_ai.operation.name': 'chat',
+    'gen_ai.provider.name': 'anthropic',
+    'gen_ai.response.model': model,
+    'gen_ai.usage.input_tokens': input,
+    'gen_ai.usage.output_tokens': output,
+    'gen_ai.usage.total_cost': cost,
+  });
+
+  /** agent (rolled-up usage) → step (no usage) → two LLM calls; and a workflow span without an agent operation. */
+  function agentTree(tag: string) {
+    const rec = recorder('agents');
+    const agent = rec.start('invoke_agent planner', {
+      'gen_ai.operation.name': 'invoke_agent',
+      'gen_ai.usage.input_tokens': 300,
+      'gen_ai.usage.output_tokens': 30,
+      'gen_ai.usage.total_cost': 0.33,
+      'test.tree': tag,
+    });
+    const step = rec.start('step', { 'test.tree': tag }, agent);
+    const a = rec.start('chat a', { ...llm('claude-a', 100, 10, 0.11), 'test.tree': tag }, step);
+    a.end();
+    const b = rec.start('chat b', { ...llm('claude-b', 200, 20, 0.22), 'test.tree': tag }, step);
+    b.end();
+    step.end();
+    agent.end();
+    // A parent with plain chat usage that also sums its children (no agent operation name).
+    const wrapper = rec.start('chat wrapper', { ...llm('wrapper', 50, 5, 0.05), 'test.tree': tag });
+    const inner = rec.start('chat inner', { ...llm('inner', 50, 5, 0.05), 'test.tree': tag }, wrapper);
+    inner.end();
+    wrapper.end();
+    const byName = Object.fromEntries(rec.finished().map((s) => [s.name, s]));
+    return byName;
+  }
+
+  const totals = (tag: string) =>
+    server.query<{ n: string; usd: string; models: string }>(`
+      SELECT count(*)::text AS n, sum(g.cost_usd)::text AS usd, string_agg(g.model, ',' ORDER BY g.model) AS models
+      FROM generations g JOIN spans s ON s.org_id = g.org_id AND s.trace_id = g.trace_id AND s.span_id = g.span_id
+      WHERE s.attributes->>'test.tree' = '${tag}'`);
+
+  it('counts only the LLM calls when the whole tree arrives in one request', async () => {
+    const t = agentTree('one-request');
+    const all = Object.values(t);
+    expect((await exportSpans(server.url + '/v1/traces', key, all, { encoding: 'protobuf', gzip: false })).code).toBe(ExportResultCode.SUCCESS);
+    expect(await totals('one-request')).toEqual([{ n: '3', usd: '0.38', models: 'claude-a,claude-b,inner' }]);
+  });
+
+  it('gives the same answer parent-first and children-first, across requests', async () => {
+    for (const order of ['parents-first', 'children-first'] as const) {
+      const t = agentTree(order);
+      const parents = [t['invoke_agent planner']!, t['chat wrapper']!];
+      const middle = [t['step']!];
+      const leaves = [t['chat a']!, t['chat b']!, t['chat inner']!];
+      const sequence = order === 'parents-first' ? [parents, middle, leaves] : [leaves, parents, middle];
+      for (const batch of sequence) {
+        expect((await exportSpans(server.url + '/v1/traces', key, batch, { encoding: 'json', gzip: false })).code).toBe(ExportResultCode.SUCCESS);
+      }
+      expect(await totals(order)).toEqual([{ n: '3', usd: '0.38', models: 'claude-a,claude-b,inner' }]);
+    }
+  });
+});

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { decodeJson } from '../../src/otlp/decode-json.js';
+import { UndecodableBodyError } from '../../src/otlp/model.js';
+
+const wrap = (span: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({
+    resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'svc' } }] }, scopeSpans: [{ scope: { name: 'sc', version: '1' }, spans: [span] }] }],
+    ...extra,
+  });
+
+const base = {
+  traceId: '5B8EFFF798038103D269B633813FC60C',
+  spanId: 'EEE19B7EC3C1B174',
+  name: 'n',
+  startTimeUnixNano: '1790605504206000123',
+  endTimeUnixNano: 1790605504206,
+};
+
+describe('OTLP/JSON decoding', () => {
+  it('lowercases hex ids, keeps nanoseconds exact, accepts 64-bit integers as strings or numbers', () => {
+    const out = decodeJson(
+      wrap({
+        ...base,
+        kind: 'SPAN_KIND_CLIENT',
+        status: { code: 2, message: 'boom' },
+        attributes: [
+          { key: 'i', value: { intValue: '9007199254740993' } },
+          { key: 'j', value: { intValue: 42 } },
+          { key: 'd', value: { doubleValue: 1.4e-7 } },
+          { key: 'nan', value: { doubleValue: 'NaN' } },
+          { key: 'kv', value: { kvlistValue: { values: [{ key: 'a', value: { boolValue: true } }] } } },
+          { key: 'arr', value: { arrayValue: { values: [{ stringValue: 'x' }, {}] } } },
+        ],
+        unknownField: { ignored: true },
+      }),
+    );
+    expect(out.rejected).toEqual([]);
+    const s = out.spans[0]!;
+    expect(s.traceId).toBe('5b8efff798038103d269b633813fc60c');
+    expect(s.spanId).toBe('eee19b7ec3c1b174');
+    expect(s.startTimeUnixNano).toBe('1790605504206000123');
+    expect(s.endTimeUnixNano).toBe('1790605504206');
+    expect(s.kind).toBe(3);
+    expect([s.statusCode, s.statusMessage]).toEqual([2, 'boom']);
+    expect(s.attributes).toEqual({ i: '9007199254740993', j: 42, d: 1.4e-7, nan: 'NaN', kv: { a: true }, arr: ['x', null] });
+    expect(s.resource.attributes).toEqual({ 'service.name': 'svc' });
+    expect(s.scope).toMatchObject({ name: 'sc', version: '1' });
+  });
+
+  it('accepts the proto field names beside the camelCase ones', () => {
+    const out = decodeJson(
+      JSON.stringify({
+        resource_spans: [{ scope_spans: [{ spans: [{ trace_id: base.traceId, span_id: base.spanId, parent_span_id: '0102030405060708', start_time_unix_nano: '1', end_time_unix_nano: '2' }] }] }],
+      }),
+    );
+    expect(out.spans[0]).toMatchObject({ parentSpanId: '0102030405060708', startTimeUnixNano: '1' });
+  });
+
+  it('rejects spans with bad ids or types and keeps the rest', () => {
+    const out = decodeJson(
+      JSON.stringify({
+        resourceSpans: [
+          {
+            scopeSpans: [
+              {
+                spans: [
+                  { ...base },
+                  { ...base, traceId: 'abc' },
+                  { ...base, spanId: '0000000000000000' },
+                  { ...base, parentSpanId: 'zz' },
+                  { ...base, startTimeUnixNano: '99999999999999999999' },
+                  { ...base, attributes: [{ key: 'x', value: { intValue: 'ten' } }] },
+                  'not a span',
+                ],
+              },
+            ],
+          },
+        ],
+        resourceLogs: [],
+      }),
+    );
+    expect(out.spans).toHaveLength(1);
+    expect(out.rejected.map((r) => r.reason)).toEqual([
+      'wrong_signal',
+      'invalid_trace_id',
+      'invalid_span_id',
+      'invalid_span',
+      'invalid_timestamp',
+      'invalid_span',
+      'invalid_span',
+    ]);
+  });
+
+  it('refuses what is not an OTLP JSON object at all', () => {
+    expect(() => decodeJson('{"resourceSpans": [')).toThrow(UndecodableBodyError);
+    expect(() => decodeJson('[1,2]')).toThrow(UndecodableBodyError);
+    expect(decodeJson('{}')).toEqual({ spans: [], rejected: [] });
+  });
+});
