@@ -1,0 +1,127 @@
+import { deflateSync, gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RpcStatus, ExportTraceServiceResponse } from '../../src/otlp/proto.js';
+import { revokeKey } from '../../src/auth/key-store.js';
+import { openRouterDelivery } from '../fixtures/openrouter.js';
+import { post } from '../support/http.js';
+import { startTestServer, type TestServer } from '../support/test-server.js';
+
+let server: TestServer;
+let key: string;
+const LIMIT = 64 * 1024;
+
+beforeAll(async () => {
+  server = await startTestServer({ LEDGER_MAX_BODY_BYTES: String(LIMIT), LEDGER_KEY_CACHE_MS: '200' });
+  ({ key } = await server.key('acme'));
+});
+afterAll(() => server.stop());
+
+async function expectStatus(res: Response, status: number, grpcCode: number, message: RegExp) {
+  expect(res.status).toBe(status);
+  const type = res.headers.get('content-type') ?? '';
+  const bytes = Buffer.from(await res.arrayBuffer());
+  const body = type.startsWith('application/x-protobuf')
+    ? (RpcStatus.toObject(RpcStatus.decode(bytes)) as { code: number; message: string })
+    : (JSON.parse(bytes.toString('utf8')) as { code: number; message: string });
+  expect(body.code).toBe(grpcCode);
+  expect(body.message).toMatch(message);
+  return res;
+}
+
+const delivery = () => openRouterDelivery({ generationId: `gen-${Math.random()}`, inputTokens: 1, outputTokens: 1, totalCost: 0.01 });
+
+describe('OTLP/HTTP status codes', () => {
+  it('401 without a key, with an unknown key, with a malformed header', async () => {
+    await expectStatus(await post(server.url, delivery()), 401, 16, /missing API key/);
+    await expectStatus(await post(server.url, delivery(), { key: 'asl_' + 'x'.repeat(43) }), 401, 16, /invalid or revoked/);
+    await expectStatus(await post(server.url, delivery(), { headers: { authorization: 'Basic abc' } }), 401, 16, /missing API key/);
+  });
+
+  it('401 once a key is revoked (within the key cache time)', async () => {
+    const { id, key: doomed } = await server.key('acme', 'ingest', 'doomed');
+    expect((await post(server.url, delivery(), { key: doomed })).status).toBe(200);
+    expect(await revokeKey(server.ledger.db, id)).toBe(true);
+    await new Promise((r) => setTimeout(r, 250));
+    await expectStatus(await post(server.url, delivery(), { key: doomed }), 401, 16, /revoked/);
+  });
+
+  it('403 for a key of the wrong scope', async () => {
+    const { key: readKey } = await server.key('acme', 'read');
+    await expectStatus(await post(server.url, delivery(), { key: readKey }), 403, 7, /scope "read"/);
+  });
+
+  it('400 for an undecodable body, in the request encoding', async () => {
+    await expectStatus(await post(server.url, '{"resourceSpans": [', { key }), 400, 3, /not valid JSON/);
+    const bad = await post(server.url, Buffer.from([0x0a, 0xff, 0xff, 0xff]), { key, contentType: 'application/x-protobuf' });
+    expect(bad.headers.get('content-type')).toMatch(/^application\/x-protobuf/);
+    await expectStatus(bad, 400, 3, /not a valid protobuf/);
+    await expectStatus(await post(server.url, Buffer.from('not gzip'), { key, headers: { 'content-encoding': 'gzip' } }), 400, 3, /Content-Encoding/);
+  });
+
+  it('404 for an unknown path, 405 for another method on an ingest path', async () => {
+    await expectStatus(await post(server.url, delivery(), { key, path: '/v1/logs' }), 404, 5, /no such endpoint/);
+    const res = await fetch(`${server.url}/v1/traces`, { method: 'GET' });
+    expect(res.headers.get('allow')).toBe('POST');
+    await expectStatus(res, 405, 12, /POST/);
+  });
+
+  it('415 for an unsupported Content-Type or Content-Encoding', async () => {
+    await expectStatus(await post(server.url, 'a=b', { key, contentType: 'application/x-www-form-urlencoded' }), 415, 3, /Content-Type/);
+    await expectStatus(await post(server.url, delivery(), { key, headers: { 'content-encoding': 'br' } }), 415, 3, /Content-Encoding "br"/);
+  });
+
+  it('413 for a body over the limit, raw or after decompression, and a gzip bomb stops early', async () => {
+    const big = Buffer.alloc(LIMIT + 1, 0x20);
+    await expectStatus(await post(server.url, big, { key }), 413, 8, /larger/);
+    // 64 MiB of zeros gzips to ~64 KB... keep it small: 8 MiB of spaces is ~8 KB of gzip.
+    const bomb = gzipSync(Buffer.alloc(8 * 1024 * 1024, 0x20), { level: 9 });
+    expect(bomb.length).toBeLessThan(16 * 1024);
+    const rss = process.memoryUsage().rss;
+    await expectStatus(await post(server.url, bomb, { key, headers: { 'content-encoding': 'gzip' } }), 413, 8, /larger/);
+    expect(process.memoryUsage().rss - rss).toBeLessThan(32 * 1024 * 1024);
+    // The same body zlib-deflated is refused the same way.
+    await expectStatus(await post(server.url, deflateSync(Buffer.alloc(LIMIT * 4, 0x20)), { key, headers: { 'content-encoding': 'deflate' } }), 413, 8, /larger/);
+  });
+
+  it('200 with partial_success when some spans are invalid, and stores the valid ones', async () => {
+    const body = openRouterDelivery({ generationId: 'gen-partial', inputTokens: 1, outputTokens: 1, totalCost: 0.02, children: true });
+    const spans = body.resourceSpans.map((rs) => rs.scopeSpans[0]!.spans[0]!);
+    spans[1]!.spanId = 'abcd';
+    spans[2]!.attributes.push({ key: 'gen_ai.usage.input_tokens', value: { stringValue: 'lots' } });
+    const res = await post(server.url, body, { key });
+    expect(res.status).toBe(200);
+    const reply = (await res.json()) as { partialSuccess: { rejectedSpans: string; errorMessage: string } };
+    expect(reply.partialSuccess.rejectedSpans).toBe('2');
+    expect(reply.partialSuccess.errorMessage).toMatch(/span id must be 8 bytes.*gen_ai\.usage\.input_tokens must be a non-negative integer/);
+    const [row] = await server.query<{ n: string }>(`SELECT count(*)::text AS n FROM generations WHERE generation_id = 'gen-partial'`);
+    expect(row!.n).toBe('1');
+  });
+
+  it('partial success in protobuf for a protobuf request', async () => {
+    const { ExportTraceServiceRequest } = await import('../../src/otlp/proto.js');
+    const bytes = ExportTraceServiceRequest.encode(
+      ExportTraceServiceRequest.fromObject({
+        resourceSpans: [{ scopeSpans: [{ spans: [
+          { traceId: Buffer.alloc(16, 7), spanId: Buffer.alloc(8, 7), name: 'ok', startTimeUnixNano: '1', endTimeUnixNano: '2' },
+          { traceId: Buffer.alloc(3, 7), spanId: Buffer.alloc(8, 8), name: 'short trace id' },
+        ] }] }],
+      }),
+    ).finish();
+    const res = await post(server.url, Buffer.from(bytes), { key, contentType: 'application/x-protobuf' });
+    expect(res.status).toBe(200);
+    const reply = ExportTraceServiceResponse.toObject(ExportTraceServiceResponse.decode(Buffer.from(await res.arrayBuffer())), { longs: String }) as { partialSuccess: { rejectedSpans: string; errorMessage: string } };
+    expect(reply.partialSuccess.rejectedSpans).toBe('1');
+    expect(reply.partialSuccess.errorMessage).toMatch(/short trace id/);
+  });
+
+  it('400 when nothing in the body is valid', async () => {
+    const body = { resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: 'zz', spanId: 'yy' }] }] }] };
+    await expectStatus(await post(server.url, body, { key }), 400, 3, /no valid spans/);
+    await expectStatus(await post(server.url, { resourceLogs: [{}] }, { key }), 400, 3, /logs; this endpoint takes traces/);
+  });
+
+  it('answers /healthz and /readyz', async () => {
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+  });
+});
