@@ -1,15 +1,15 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import type { DB } from './schema.js';
+import { MIGRATIONS_DIR } from '../paths.js';
 
-const migrationsDir = fileURLToPath(new URL('../../migrations/', import.meta.url));
 // Any fixed number: servers starting together take turns applying migrations.
 const MIGRATION_LOCK = 7_451_230_918;
 
 /** Applies the migrations not yet applied, in name order, each once. Returns the names applied. */
 export async function migrate(db: Kysely<DB>): Promise<string[]> {
-  const files = readdirSync(migrationsDir)
+  const files = readdirSync(MIGRATIONS_DIR)
     .filter((f) => /^\d+_.+\.sql$/.test(f))
     .sort();
   return db.transaction().execute(async (trx) => {
@@ -20,7 +20,7 @@ export async function migrate(db: Kysely<DB>): Promise<string[]> {
     const applied: string[] = [];
     for (const file of files) {
       if (done.has(file)) continue;
-      await sql.raw(readFileSync(migrationsDir + file, 'utf8')).execute(trx);
+      await sql.raw(readFileSync(path.join(MIGRATIONS_DIR, file), 'utf8')).execute(trx);
       await trx.insertInto('schema_migrations').values({ name: file }).execute();
       applied.push(file);
     }

@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openRouterDelivery } from '../fixtures/openrouter.js';
+import { ledgerCli } from '../support/cli.js';
+import { post } from '../support/http.js';
+import { createTestLedger, startTestServer, type TestLedger, type TestServer } from '../support/test-server.js';
+
+let ledger: TestLedger;
+let server: TestServer;
+
+beforeAll(async () => {
+  ledger = await createTestLedger();
+  // The CLI and the server share one ledger; on PGlite the CLI goes through the server's bridge.
+  server = await startTestServer({ LEDGER_KEY_CACHE_MS: '100' }, ledger);
+});
+afterAll(async () => {
+  await server.stop();
+  await ledger.drop();
+});
+
+describe('ledger keys', () => {
+  it('creates, lists and revokes keys while the server runs', async () => {
+    const created = await ledgerCli(['keys', 'create', '--org', 'acme', '--name', 'OpenRouter prod', '--json'], ledger.env);
+    expect(created.stderr).toBe('');
+    expect(created.code).toBe(0);
+    const key = JSON.parse(created.stdout) as { id: string; org: string; name: string; scope: string; key: string };
+    expect(key).toMatchObject({ org: 'acme', name: 'OpenRouter prod', scope: 'ingest' });
+    expect(key.key).toMatch(/^asl_[A-Za-z0-9_-]{43}$/);
+
+    const delivery = openRouterDelivery({ generationId: 'gen-cli-1', inputTokens: 1, outputTokens: 1, totalCost: 0.5 });
+    expect((await post(server.url, delivery, { key: key.key })).status).toBe(200);
+
+    // The secret is stored only as a hash.
+    const stored = await server.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM api_keys WHERE encode(key_hash, 'escape') LIKE '%${key.key.slice(4, 20)}%' OR key_prefix = '${key.key}'`,
+    );
+    expect(stored[0]!.n).toBe('0');
+
+    const listed = await ledgerCli(['keys', 'list', '--org', 'acme', '--json'], ledger.env);
+    expect(listed.code).toBe(0);
+    const rows = listed.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ id: key.id, org: 'acme', name: 'OpenRouter prod', scope: 'ingest', revoked: null });
+    expect(listed.stdout).not.toContain(key.key);
+
+    const table = await ledgerCli(['keys', 'list'], ledger.env);
+    expect(table.stdout).toMatch(/id\s+org\s+name\s+scope/);
+
+    const revoked = await ledgerCli(['keys', 'revoke', key.id], ledger.env);
+    expect(revoked).toMatchObject({ code: 0, stdout: `revoked key ${key.id}\n` });
+    await new Promise((r) => setTimeout(r, 150));
+    expect((await post(server.url, delivery, { key: key.key })).status).toBe(401);
+  });
+
+  it('creates read keys and refuses bad input with a clear message', async () => {
+    const read = await ledgerCli(['keys', 'create', '--org', 'acme', '--scope', 'read', '--json'], ledger.env);
+    expect(JSON.parse(read.stdout)).toMatchObject({ scope: 'read' });
+    const badScope = await ledgerCli(['keys', 'create', '--org', 'acme', '--scope', 'admin'], ledger.env);
+    expect(badScope.code).toBe(64);
+    expect(badScope.stderr).toMatch(/--scope must be ingest or read/);
+    const badOrg = await ledgerCli(['keys', 'create', '--org', 'Not A Slug'], ledger.env);
+    expect(badOrg.code).toBe(1);
+    expect(badOrg.stderr).toMatch(/invalid org slug/);
+    const unknown = await ledgerCli(['keys', 'revoke', '00000000-0000-0000-0000-000000000000'], ledger.env);
+    expect(unknown).toMatchObject({ code: 1, stderr: 'no key with id 00000000-0000-0000-0000-000000000000\n' });
+    const badEnv = await ledgerCli(['keys', 'list'], { ...ledger.env, DATABASE_URL: 'mysql://nope' });
+    expect(badEnv.stderr).toMatch(/^invalid configuration: DATABASE_URL/);
+  });
+});
