@@ -20,5 +20,5 @@ export async function post(baseUrl: string, payload: object | Buffer | string, o
     data = gzipSync(raw);
     headers['content-encoding'] = 'gzip';
   }
-  return fetch(baseUrl + (opts.path ?? OPENROUTER_PATH), { method: 'POST', headers, body: data });
+  return fetch(baseUrl + (opts.path ?? OPENROUTER_PATH), { method: 'POST', headers, body: new Uint8Array(data) });
 }
