@@ -35,7 +35,7 @@ export class KeyVerifier {
   constructor(
     private readonly db: Kysely<DB>,
     private readonly cacheMs: number,
-    usedFlushMs = 5_000,
+    usedFlushMs = 1_000,
   ) {
     this.#flushTimer = setInterval(() => void this.flushUsed().catch(() => {}), usedFlushMs);
     this.#flushTimer.unref();

@@ -35,11 +35,14 @@ describe('ledger keys', () => {
     );
     expect(stored[0]!.n).toBe('0');
 
+    // "Last used" is written off the request path, within a second.
+    await new Promise((r) => setTimeout(r, 1_200));
     const listed = await ledgerCli(['keys', 'list', '--org', 'acme', '--json'], ledger.env);
     expect(listed.code).toBe(0);
     const rows = listed.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ id: key.id, org: 'acme', name: 'OpenRouter prod', scope: 'ingest', revoked: null });
+    expect(rows[0]!.lastUsed).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(listed.stdout).not.toContain(key.key);
 
     const table = await ledgerCli(['keys', 'list'], ledger.env);

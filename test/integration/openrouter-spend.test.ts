@@ -33,6 +33,10 @@ describe('OpenRouter Broadcast deliveries', () => {
        WHERE generation_id IN ('gen-test-0001','gen-test-0002','gen-test-0003')`,
     );
     expect(sum).toEqual({ n: '3', usd: '0.08513895' });
+    const [cached] = await generation('gen-test-0002');
+    expect(cached).toMatchObject({ input_tokens: '12720', output_tokens: '373', total_tokens: '13093', cached_input_tokens: '12312', cost_usd: '0.0036047' });
+    const [reasoning] = await generation('gen-test-0003');
+    expect(reasoning).toMatchObject({ reasoning_tokens: '518', user_id: 'user-0001', session_id: 'ses_two', cost_usd: '0.06507625' });
     // Root and both children are stored as spans; only the root is a generation.
     const [spans] = await server.query<{ n: string }>(
       `SELECT count(*)::text AS n FROM spans WHERE resource->'attributes'->>'openrouter.trace.id' = 'gen-test-0001'`,
