@@ -1,5 +1,7 @@
 -- The ledger: organisations, their API keys, every received span, and the spend each span carries.
 -- Every table holding tenant data has org_id first in its primary key (ready to distribute by org).
+-- The high-volume tables carry no foreign key to orgs: their org_id always comes from a verified
+-- key, and a per-row referential check would cost more than the insert itself.
 
 CREATE TABLE orgs (
   id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -25,8 +27,10 @@ CREATE TABLE api_keys (
 CREATE UNIQUE INDEX api_keys_id ON api_keys (id);
 
 -- Every span as the sender sent it, less prompt and completion content (see span_content).
+-- The bulky detail is `json`, not `jsonb`: kept exactly as written and about three times cheaper to
+-- insert; finance reads the typed columns of span_usage, and `::jsonb` serves the odd forensic query.
 CREATE TABLE spans (
-  org_id                bigint NOT NULL REFERENCES orgs (id),
+  org_id                bigint NOT NULL,
   trace_id              text NOT NULL,
   span_id               text NOT NULL,
   parent_span_id        text,
@@ -41,23 +45,23 @@ CREATE TABLE spans (
   status_message        text NOT NULL,
   trace_state           text NOT NULL,
   flags                 bigint NOT NULL,
-  attributes            jsonb NOT NULL,
-  events                jsonb NOT NULL,
-  links                 jsonb NOT NULL,
-  dropped               jsonb NOT NULL,
-  resource              jsonb NOT NULL,
-  scope                 jsonb NOT NULL,
+  attributes            json NOT NULL,
+  events                json NOT NULL,
+  links                 json NOT NULL,
+  dropped               json NOT NULL,
+  resource              json NOT NULL,
+  scope                 json NOT NULL,
   received_at           timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (org_id, trace_id, span_id)
 );
 
 -- Prompt and completion content, kept only when LEDGER_STORE_CONTENT=true.
 CREATE TABLE span_content (
-  org_id       bigint NOT NULL REFERENCES orgs (id),
+  org_id       bigint NOT NULL,
   trace_id     text NOT NULL,
   span_id      text NOT NULL,
-  attributes   jsonb NOT NULL,
-  events       jsonb NOT NULL,
+  attributes   json NOT NULL,
+  events       json NOT NULL,
   received_at  timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (org_id, trace_id, span_id)
 );
@@ -65,7 +69,7 @@ CREATE INDEX span_content_received ON span_content (received_at);
 
 -- One row per span that carries usage or cost, extracted when it arrives.
 CREATE TABLE span_usage (
-  org_id               bigint NOT NULL REFERENCES orgs (id),
+  org_id               bigint NOT NULL,
   trace_id             text NOT NULL,
   span_id              text NOT NULL,
   parent_span_id       text,

@@ -24,6 +24,8 @@ const schema = z.object({
   /** Group commit: most requests in one transaction, and the longest a request waits for company. */
   LEDGER_BATCH_MAX_REQUESTS: int(1, 10_000).default(256),
   LEDGER_BATCH_MAX_WAIT_MS: int(0, 1_000).default(2),
+  /** Group-commit transactions running at once (Postgres; PGlite is one session, so always 1). */
+  LEDGER_WRITE_CONCURRENCY: int(1, 64).default(2),
   LEDGER_POOL_SIZE: int(1, 200).default(8),
   /** Extra header names whose values never reach the logs (comma-separated). */
   LEDGER_REDACT_HEADERS: z

@@ -37,7 +37,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       maxItems: config.LEDGER_BATCH_MAX_REQUESTS,
       maxWaitMs: config.LEDGER_BATCH_MAX_WAIT_MS,
       // PGlite is one session; Postgres takes overlapping transactions on separate connections.
-      maxInFlight: ledger.kind === 'pglite' ? 1 : Math.max(1, Math.min(4, config.LEDGER_POOL_SIZE - 2)),
+      maxInFlight: ledger.kind === 'pglite' ? 1 : config.LEDGER_WRITE_CONCURRENCY,
     },
     (seconds, requests) => metrics.observeWrite(seconds, requests),
   );

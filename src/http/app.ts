@@ -42,6 +42,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     connectionTimeout: 120_000,
     keepAliveTimeout: 75_000,
     return503OnClosing: true,
+    // Two log lines per request would cost more than the request; refusals and errors are logged.
+    disableRequestLogging: true,
   });
 
   app.addHook('onResponse', async (request, reply) => {

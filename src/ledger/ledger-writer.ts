@@ -59,10 +59,8 @@ export class LedgerWriter {
     const started = performance.now();
     const rows = toRows(batch);
     await this.db.transaction().execute(async (trx) => {
-      await lockTraces(trx, rows.traces);
-      await insertSpans(trx, rows.spans);
-      if (rows.usage.length > 0) await insertUsage(trx, rows.usage);
-      if (rows.content.length > 0) await insertContent(trx, rows.content);
+      await lockTraces(trx, rows.lockKeys);
+      await insertRows(trx, rows);
       await markRollups(trx, rows.traces);
     });
     this.observe((performance.now() - started) / 1000, batch.length);
@@ -70,7 +68,9 @@ export class LedgerWriter {
 }
 
 interface Rows {
-  traces: { org_id: string; trace_id: string }[];
+  traces: { orgIds: string[]; traceIds: string[] };
+  /** One advisory-lock key per touched trace, ascending. */
+  lockKeys: string[];
   spans: Record<string, unknown>[];
   usage: Record<string, unknown>[];
   content: Record<string, unknown>[];
@@ -80,11 +80,11 @@ interface Rows {
 function toRows(batch: WriteRequest[]): Rows {
   const records = batch.flatMap((req) => req.records.map((r) => ({ req, r })));
   records.sort((x, y) => compareKeys(x.req.orgId, x.r.span, y.req.orgId, y.r.span));
-  const traces = new Map<string, { org_id: string; trace_id: string }>();
-  const rows: Rows = { traces: [], spans: [], usage: [], content: [] };
+  const traces = new Map<string, { orgId: string; traceId: string }>();
+  const rows: Rows = { traces: { orgIds: [], traceIds: [] }, lockKeys: [], spans: [], usage: [], content: [] };
   for (const { req, r } of records) {
     const s = r.span;
-    traces.set(`${req.orgId}/${s.traceId}`, { org_id: req.orgId, trace_id: s.traceId });
+    traces.set(`${req.orgId}/${s.traceId}`, { orgId: req.orgId, traceId: s.traceId });
     rows.spans.push({
       org_id: req.orgId,
       trace_id: s.traceId,
@@ -148,7 +148,13 @@ function toRows(batch: WriteRequest[]): Rows {
       });
     }
   }
-  rows.traces = [...traces.values()];
+  for (const t of traces.values()) {
+    rows.traces.orgIds.push(t.orgId);
+    rows.traces.traceIds.push(t.traceId);
+  }
+  rows.lockKeys = [...new Set([...traces.values()].map((t) => lockKey(t.orgId, t.traceId)))].sort((a, b) =>
+    BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0,
+  );
   return rows;
 }
 
@@ -164,57 +170,59 @@ function compareKeys(orgA: string, a: OtlpSpan, orgB: string, b: OtlpSpan): numb
 const nanosToTimestamp = (column: string) =>
   sql.raw(`(timestamptz 'epoch' + (x.${column} / 1000) * interval '1 microsecond')`);
 
+/** A trace's advisory-lock key: 64 bits of its (random) trace id, mixed with the organisation. */
+function lockKey(orgId: string, traceId: string): string {
+  return BigInt.asIntN(64, BigInt(`0x${traceId.slice(0, 16)}`) ^ BigInt(orgId)).toString();
+}
+
 /**
  * Transactions touching the same trace take turns, so that a parent and its child arriving in two
  * concurrent requests still see each other when roll-ups are marked.
  */
-async function lockTraces(trx: Transaction<DB>, traces: Rows['traces']): Promise<void> {
-  await sql`SELECT pg_advisory_xact_lock(h) FROM (
-      SELECT DISTINCT hashtextextended(x.org_id::text || '/' || x.trace_id, 0) AS h
-      FROM json_to_recordset(${JSON.stringify(traces)}::json) AS x(org_id bigint, trace_id text)
-      ORDER BY 1) AS t`.execute(trx);
+async function lockTraces(trx: Transaction<DB>, keys: string[]): Promise<void> {
+  await sql`SELECT pg_advisory_xact_lock(k) FROM unnest(${keys}::bigint[]) AS k ORDER BY k`.execute(trx);
 }
 
-async function insertSpans(trx: Transaction<DB>, spans: Rows['spans']): Promise<void> {
-  await sql`INSERT INTO spans (org_id, trace_id, span_id, parent_span_id, api_key_id, name, kind,
-      start_time_unix_nano, end_time_unix_nano, started_at, ended_at, status_code, status_message,
-      trace_state, flags, attributes, events, links, dropped, resource, scope)
-    SELECT x.org_id, x.trace_id, x.span_id, x.parent_span_id, x.api_key_id, x.name, x.kind,
-      x.start_ns, x.end_ns, ${nanosToTimestamp('start_ns')}, ${nanosToTimestamp('end_ns')},
-      x.status_code, x.status_message, x.trace_state, x.flags, x.attributes, x.events, x.links,
-      x.dropped, x.resource, x.scope
-    FROM json_to_recordset(${JSON.stringify(spans)}::json) AS x(org_id bigint, trace_id text,
-      span_id text, parent_span_id text, api_key_id uuid, name text, kind smallint, start_ns bigint,
-      end_ns bigint, status_code smallint, status_message text, trace_state text, flags bigint,
-      attributes jsonb, events jsonb, links jsonb, dropped jsonb, resource jsonb, scope jsonb)
-    ON CONFLICT DO NOTHING`.execute(trx);
-}
-
-async function insertUsage(trx: Transaction<DB>, usage: Rows['usage']): Promise<void> {
-  await sql`INSERT INTO span_usage (org_id, trace_id, span_id, parent_span_id, role, generation_id,
-      started_at, ended_at, latency_ms, model, provider, input_tokens, output_tokens, total_tokens,
-      cached_input_tokens, reasoning_tokens, cost_usd, status, user_id, session_id, api_key_name,
-      trace_name, metadata)
-    SELECT x.org_id, x.trace_id, x.span_id, x.parent_span_id, x.role, x.generation_id,
-      ${nanosToTimestamp('start_ns')}, ${nanosToTimestamp('end_ns')}, x.latency_ms, x.model,
-      x.provider, x.input_tokens, x.output_tokens, x.total_tokens, x.cached_input_tokens,
-      x.reasoning_tokens, x.cost_usd, x.status, x.user_id, x.session_id, x.api_key_name,
-      x.trace_name, x.metadata
-    FROM json_to_recordset(${JSON.stringify(usage)}::json) AS x(org_id bigint, trace_id text,
-      span_id text, parent_span_id text, role text, generation_id text, start_ns bigint,
-      end_ns bigint, latency_ms numeric, model text, provider text, input_tokens bigint,
-      output_tokens bigint, total_tokens bigint, cached_input_tokens bigint, reasoning_tokens bigint,
-      cost_usd numeric, status text, user_id text, session_id text, api_key_name text,
-      trace_name text, metadata jsonb)
-    ON CONFLICT DO NOTHING`.execute(trx);
-}
-
-async function insertContent(trx: Transaction<DB>, content: Rows['content']): Promise<void> {
-  await sql`INSERT INTO span_content (org_id, trace_id, span_id, attributes, events)
-    SELECT x.org_id, x.trace_id, x.span_id, x.attributes, x.events
-    FROM json_to_recordset(${JSON.stringify(content)}::json) AS x(org_id bigint, trace_id text,
-      span_id text, attributes jsonb, events jsonb)
-    ON CONFLICT DO NOTHING`.execute(trx);
+/** Spans, their usage and their content, in one statement (one round trip, one plan). */
+async function insertRows(trx: Transaction<DB>, rows: Rows): Promise<void> {
+  await sql`WITH
+    s AS (
+      INSERT INTO spans (org_id, trace_id, span_id, parent_span_id, api_key_id, name, kind,
+        start_time_unix_nano, end_time_unix_nano, started_at, ended_at, status_code, status_message,
+        trace_state, flags, attributes, events, links, dropped, resource, scope)
+      SELECT x.org_id, x.trace_id, x.span_id, x.parent_span_id, x.api_key_id, x.name, x.kind,
+        x.start_ns, x.end_ns, ${nanosToTimestamp('start_ns')}, ${nanosToTimestamp('end_ns')},
+        x.status_code, x.status_message, x.trace_state, x.flags, x.attributes, x.events, x.links,
+        x.dropped, x.resource, x.scope
+      FROM json_to_recordset(${JSON.stringify(rows.spans)}::json) AS x(org_id bigint, trace_id text,
+        span_id text, parent_span_id text, api_key_id uuid, name text, kind smallint, start_ns bigint,
+        end_ns bigint, status_code smallint, status_message text, trace_state text, flags bigint,
+        attributes json, events json, links json, dropped json, resource json, scope json)
+      ON CONFLICT DO NOTHING),
+    u AS (
+      INSERT INTO span_usage (org_id, trace_id, span_id, parent_span_id, role, generation_id,
+        started_at, ended_at, latency_ms, model, provider, input_tokens, output_tokens, total_tokens,
+        cached_input_tokens, reasoning_tokens, cost_usd, status, user_id, session_id, api_key_name,
+        trace_name, metadata)
+      SELECT x.org_id, x.trace_id, x.span_id, x.parent_span_id, x.role, x.generation_id,
+        ${nanosToTimestamp('start_ns')}, ${nanosToTimestamp('end_ns')}, x.latency_ms, x.model,
+        x.provider, x.input_tokens, x.output_tokens, x.total_tokens, x.cached_input_tokens,
+        x.reasoning_tokens, x.cost_usd, x.status, x.user_id, x.session_id, x.api_key_name,
+        x.trace_name, x.metadata
+      FROM json_to_recordset(${JSON.stringify(rows.usage)}::json) AS x(org_id bigint, trace_id text,
+        span_id text, parent_span_id text, role text, generation_id text, start_ns bigint,
+        end_ns bigint, latency_ms numeric, model text, provider text, input_tokens bigint,
+        output_tokens bigint, total_tokens bigint, cached_input_tokens bigint, reasoning_tokens bigint,
+        cost_usd numeric, status text, user_id text, session_id text, api_key_name text,
+        trace_name text, metadata jsonb)
+      ON CONFLICT DO NOTHING),
+    c AS (
+      INSERT INTO span_content (org_id, trace_id, span_id, attributes, events)
+      SELECT x.org_id, x.trace_id, x.span_id, x.attributes, x.events
+      FROM json_to_recordset(${JSON.stringify(rows.content)}::json) AS x(org_id bigint, trace_id text,
+        span_id text, attributes json, events json)
+      ON CONFLICT DO NOTHING)
+    SELECT 1`.execute(trx);
 }
 
 /**
@@ -224,8 +232,7 @@ async function insertContent(trx: Transaction<DB>, content: Rows['content']): Pr
  */
 async function markRollups(trx: Transaction<DB>, traces: Rows['traces']): Promise<void> {
   await sql`WITH RECURSIVE touched AS (
-      SELECT x.org_id, x.trace_id
-      FROM json_to_recordset(${JSON.stringify(traces)}::json) AS x(org_id bigint, trace_id text)
+      SELECT * FROM unnest(${traces.orgIds}::bigint[], ${traces.traceIds}::text[]) AS t(org_id, trace_id)
     ), up(org_id, trace_id, ancestor, depth) AS (
       SELECT u.org_id, u.trace_id, u.parent_span_id, 1
       FROM span_usage u JOIN touched t ON t.org_id = u.org_id AND t.trace_id = u.trace_id

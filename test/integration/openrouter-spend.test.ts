@@ -125,7 +125,7 @@ describe('OpenRouter Broadcast deliveries', () => {
   it('keeps prompt and completion out of the ledger unless content storage is on', async () => {
     await post(server.url, openRouterDelivery({ generationId: 'gen-content-off', inputTokens: 1, outputTokens: 1, totalCost: 0.1, content: true }), { key });
     const [row] = await server.query<{ stored: boolean; content: string }>(`
-      SELECT (attributes ? 'gen_ai.prompt' OR attributes ? 'gen_ai.completion' OR attributes ? 'span.input' OR attributes ? 'span.output') AS stored,
+      SELECT (attributes::jsonb ?| array['gen_ai.prompt', 'gen_ai.completion', 'span.input', 'span.output']) AS stored,
              (SELECT count(*) FROM span_content c WHERE c.trace_id = s.trace_id)::text AS content
       FROM spans s WHERE resource->'attributes'->>'openrouter.trace.id' = 'gen-content-off'`);
     expect(row).toEqual({ stored: false, content: '0' });
@@ -157,7 +157,7 @@ describe('OpenRouter deliveries with content storage on', () => {
     const res = await post(withContent.url, openRouterDelivery({ generationId: 'gen-content-on', inputTokens: 1, outputTokens: 1, totalCost: 0.1, content: true }), { key: k });
     expect(res.status).toBe(200);
     const [row] = await withContent.query<{ in_spans: boolean; prompt: string }>(`
-      SELECT s.attributes ? 'gen_ai.prompt' AS in_spans, c.attributes->>'gen_ai.prompt' AS prompt
+      SELECT s.attributes::jsonb ? 'gen_ai.prompt' AS in_spans, c.attributes->>'gen_ai.prompt' AS prompt
       FROM spans s JOIN span_content c USING (org_id, trace_id, span_id)`);
     expect(row!.in_spans).toBe(false);
     expect(JSON.parse(row!.prompt).messages[0].role).toBe('user');

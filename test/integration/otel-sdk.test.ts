@@ -44,7 +44,7 @@ describe.each(variants)('the OpenTelemetry JS exporter ($encoding, gzip $gzip) o
     }
     const stored = await server.query<{ name: string; parent: boolean; big: string; flags: string; service: string; scope: string }>(`
       SELECT name, parent_span_id IS NOT NULL AS parent, attributes->>'test.big_int' AS big,
-             attributes->>'test.flags' AS flags, resource->'attributes'->>'service.name' AS service,
+             (attributes->'test.flags')::jsonb::text AS flags, resource->'attributes'->>'service.name' AS service,
              scope->>'name' AS scope
       FROM spans WHERE attributes->>'test.variant' = '${tag}' ORDER BY name`);
     expect(stored).toEqual([

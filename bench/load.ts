@@ -1,0 +1,67 @@
+import { Pool } from 'undici';
+
+export interface LoadResult {
+  sent: number;
+  failed: number;
+  failures: Record<string, number>;
+  seconds: number;
+  latenciesMs: Float64Array;
+}
+
+/**
+ * Sends every body once over keep-alive connections, `concurrency` requests in flight at a time,
+ * optionally paced to `ratePerSecond`. Records each request's latency.
+ */
+export async function drive(opts: {
+  url: string;
+  path: string;
+  key: string;
+  contentType: string;
+  bodies: Buffer[];
+  concurrency: number;
+  ratePerSecond?: number;
+}): Promise<LoadResult> {
+  const origin = new URL(opts.url);
+  const pool = new Pool(origin.origin, { connections: opts.concurrency, pipelining: 1, keepAliveTimeout: 60_000 });
+  const latencies = new Float64Array(opts.bodies.length);
+  const failures: Record<string, number> = {};
+  let next = 0;
+  let failed = 0;
+  const started = performance.now();
+  const headers = { 'content-type': opts.contentType, authorization: `Bearer ${opts.key}` };
+
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= opts.bodies.length) return;
+      if (opts.ratePerSecond) {
+        const due = started + (i * 1000) / opts.ratePerSecond;
+        const wait = due - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
+      const t0 = performance.now();
+      try {
+        const res = await pool.request({ path: opts.path, method: 'POST', headers, body: opts.bodies[i] });
+        await res.body.dump();
+        if (res.statusCode !== 200) {
+          failed++;
+          failures[String(res.statusCode)] = (failures[String(res.statusCode)] ?? 0) + 1;
+        }
+      } catch (err) {
+        failed++;
+        const k = (err as Error).name;
+        failures[k] = (failures[k] ?? 0) + 1;
+      }
+      latencies[i] = performance.now() - t0;
+    }
+  };
+  await Promise.all(Array.from({ length: opts.concurrency }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  await pool.close();
+  return { sent: opts.bodies.length, failed, failures, seconds, latenciesMs: latencies };
+}
+
+export function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}

@@ -1,0 +1,165 @@
+/**
+ * npm run bench [-- --embedded] [--requests N] [--concurrency C] [--rate R] [--cpu-prof]
+ *
+ * Starts the real server (against DATABASE_URL, or PGlite with --embedded), creates a key, and
+ * drives it over keep-alive HTTP with OpenRouter-shaped deliveries. Prints deliveries/s, spans/s,
+ * latency, server CPU and peak RSS per variant, a paced run's latency, the raw database ceiling,
+ * checks by SQL that the ledger holds exactly what was sent, and ends with one JSON line.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { sql } from 'kysely';
+import { createKey } from '../src/auth/key-store.js';
+import { openDatabaseForCli } from '../src/ledger/database.js';
+import { delivery, encode, type BodyEncoding, type Variant } from './deliveries.js';
+import { drive, percentile } from './load.js';
+import { rawCeiling } from './raw-ceiling.js';
+import { startServerProcess } from './server-process.js';
+
+const { values: args } = parseArgs({
+  options: {
+    embedded: { type: 'boolean', default: false },
+    requests: { type: 'string', default: '40000' },
+    concurrency: { type: 'string', default: '64' },
+    rate: { type: 'string', default: '2000' },
+    'cpu-prof': { type: 'boolean', default: false },
+  },
+});
+const REQUESTS = Number(args.requests);
+const CONCURRENCY = Number(args.concurrency);
+const RATE = Number(args.rate);
+const PATH = '/developer/v1/ai-usage/openrouter/v1/traces';
+
+let seq = 0;
+function bodies(count: number, variant: Variant, encoding: BodyEncoding): Buffer[] {
+  return Array.from({ length: count }, () => encode(delivery(seq++, variant).body, encoding));
+}
+
+async function main() {
+  // A ledger of the bench's own: a fresh schema on DATABASE_URL, or a fresh PGlite directory.
+  const base = process.env.DATABASE_URL;
+  if (!args.embedded && !base) throw new Error('set DATABASE_URL, or pass --embedded for PGlite');
+  const schema = `bench_${randomBytes(4).toString('hex')}`;
+  const schemaUrl = (s: string) => {
+    const u = new URL(base!);
+    u.searchParams.set('options', `-c search_path=${s}`);
+    return u.toString();
+  };
+  const admin = args.embedded ? null : new pg.Client({ connectionString: base });
+  const dirs: string[] = [];
+  const newLedger = async (name: string): Promise<{ env: Record<string, string>; databaseUrl?: string; dataDir: string }> => {
+    if (admin) {
+      await admin.query(`CREATE SCHEMA ${name}`);
+      return { env: { DATABASE_URL: schemaUrl(name) }, databaseUrl: schemaUrl(name), dataDir: '' };
+    }
+    const dir = mkdtempSync(path.join(tmpdir(), `${name}-`));
+    dirs.push(dir);
+    return { env: { DATA_DIR: dir }, databaseUrl: undefined, dataDir: dir };
+  };
+  await admin?.connect();
+  const ledger = await newLedger(schema);
+
+  const server = await startServerProcess(ledger.env, args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir=bench/profiles'] : []);
+  const cli = await openDatabaseForCli({ databaseUrl: ledger.databaseUrl, dataDir: ledger.dataDir, poolSize: 1 });
+  const { key } = await createKey(cli.db, { org: 'bench', scope: 'ingest' });
+  await cli.close();
+
+  const variants: { name: string; variant: Variant; encoding: BodyEncoding; requests: number }[] = [
+    { name: 'privacy-json', variant: 'privacy', encoding: 'json', requests: REQUESTS },
+    { name: 'privacy-protobuf', variant: 'privacy', encoding: 'protobuf', requests: REQUESTS },
+    { name: 'content-json', variant: 'content', encoding: 'json', requests: Math.ceil(REQUESTS / 2) },
+  ];
+  let sentDeliveries = 0;
+  const results: Record<string, unknown>[] = [];
+  const send = async (b: Buffer[], encoding: BodyEncoding, rate?: number) => {
+    const r = await drive({
+      url: server.url,
+      path: PATH,
+      key,
+      contentType: encoding === 'json' ? 'application/json' : 'application/x-protobuf',
+      bodies: b,
+      concurrency: CONCURRENCY,
+      ratePerSecond: rate,
+    });
+    sentDeliveries += b.length;
+    if (r.failed > 0) throw new Error(`${r.failed} requests failed: ${JSON.stringify(r.failures)}`);
+    return r;
+  };
+
+  await send(bodies(2_000, 'privacy', 'json'), 'json');
+  for (const v of variants) {
+    const b = bodies(v.requests, v.variant, v.encoding);
+    const cpu0 = server.cpuSeconds();
+    const r = await send(b, v.encoding);
+    const lat = r.latenciesMs.slice().sort();
+    const row = {
+      variant: v.name,
+      deliveries_per_s: Math.round(r.sent / r.seconds),
+      spans_per_s: Math.round((r.sent * 3) / r.seconds),
+      p50_ms: +percentile(lat, 50).toFixed(2),
+      p99_ms: +percentile(lat, 99).toFixed(2),
+      server_cpu_cores: +((server.cpuSeconds() - cpu0) / r.seconds).toFixed(2),
+      body_bytes: Math.round(b.reduce((n, x) => n + x.length, 0) / b.length),
+    };
+    results.push(row);
+    process.stdout.write(`${JSON.stringify(row)}\n`);
+  }
+
+  const pacedCount = RATE * 10;
+  const paced = await send(bodies(pacedCount, 'privacy', 'json'), 'json', RATE);
+  const pl = paced.latenciesMs.slice().sort();
+  const pacedRow = { rate_per_s: RATE, achieved_per_s: Math.round(paced.sent / paced.seconds), p50_ms: +percentile(pl, 50).toFixed(2), p99_ms: +percentile(pl, 99).toFixed(2) };
+  process.stdout.write(`paced: ${JSON.stringify(pacedRow)}\n`);
+  const peakRss = +server.peakRssMb().toFixed(1);
+  await server.stop();
+
+  // The ledger holds exactly what was sent: every span once, every delivery one generation.
+  const check = await openDatabaseForCli({ databaseUrl: ledger.databaseUrl, dataDir: ledger.dataDir, poolSize: 1 });
+  const counts = (await sql<{ spans: string; generations: string }>`
+    SELECT (SELECT count(*) FROM spans)::text AS spans, (SELECT count(*) FROM generations)::text AS generations`.execute(check.db)).rows[0]!;
+  await check.close();
+  const exact = Number(counts.spans) === sentDeliveries * 3 && Number(counts.generations) === sentDeliveries;
+
+  const rawLedger = await newLedger(`${schema}_raw`);
+  const raw = await rawCeiling(rawLedger, bodies(REQUESTS, 'privacy', 'json'));
+  const privacy = results[0] as { deliveries_per_s: number };
+
+  const summary = {
+    ledger: args.embedded ? 'pglite' : 'postgres',
+    concurrency: CONCURRENCY,
+    variants: results,
+    paced: pacedRow,
+    server_peak_rss_mb: peakRss,
+    raw_ceiling_deliveries_per_s: Math.round(raw.deliveriesPerSecond),
+    ratio_privacy_json_to_raw: +(privacy.deliveries_per_s / raw.deliveriesPerSecond).toFixed(2),
+    ledger_check: { sent_deliveries: sentDeliveries, spans: Number(counts.spans), generations: Number(counts.generations), exact },
+  };
+  process.stdout.write(`\n${formatSummary(summary)}\n\n`);
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+
+  if (admin) {
+    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+    await admin.query(`DROP SCHEMA ${schema}_raw CASCADE`);
+    await admin.end();
+  }
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  if (!exact) process.exitCode = 1;
+}
+
+function formatSummary(s: { variants: Record<string, unknown>[]; paced: Record<string, unknown>; server_peak_rss_mb: number; raw_ceiling_deliveries_per_s: number; ratio_privacy_json_to_raw: number; ledger_check: Record<string, unknown> }): string {
+  const lines = s.variants.map((v) => `${String(v.variant).padEnd(18)} ${String(v.deliveries_per_s).padStart(7)} deliveries/s ${String(v.spans_per_s).padStart(7)} spans/s  p50 ${v.p50_ms} ms  p99 ${v.p99_ms} ms  server CPU ${v.server_cpu_cores} cores`);
+  lines.push(`paced at ${s.paced.rate_per_s}/s: p50 ${s.paced.p50_ms} ms, p99 ${s.paced.p99_ms} ms`);
+  lines.push(`server peak RSS ${s.server_peak_rss_mb} MB`);
+  lines.push(`raw ceiling ${s.raw_ceiling_deliveries_per_s} deliveries/s; privacy-json / raw = ${s.ratio_privacy_json_to_raw}`);
+  lines.push(`ledger check: ${JSON.stringify(s.ledger_check)}`);
+  return lines.join('\n');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack}\n`);
+  process.exit(1);
+});
