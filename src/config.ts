@@ -24,6 +24,12 @@ const schema = z.object({
   /** Group commit: most requests in one transaction, and the longest a request waits for company. */
   LEDGER_BATCH_MAX_REQUESTS: int(1, 10_000).default(256),
   LEDGER_BATCH_MAX_WAIT_MS: int(0, 1_000).default(2),
+  /** Requests per second one key may send to ingest (per server process); 0 turns the limit off. */
+  LEDGER_RATE_LIMIT_PER_KEY: int(0, 1_000_000).default(10_000),
+  /** Requests waiting for the ledger beyond which new ones get 503 at once instead of queueing. */
+  LEDGER_MAX_PENDING_REQUESTS: int(1, 1_000_000).default(20_000),
+  /** The whole request must arrive within this time; a stalled sender is cut off. */
+  LEDGER_REQUEST_TIMEOUT_MS: int(100, 600_000).default(60_000),
   /** Group-commit transactions running at once (Postgres; PGlite is one session, so always 1). */
   LEDGER_WRITE_CONCURRENCY: int(1, 64).default(2),
   LEDGER_POOL_SIZE: int(1, 200).default(8),

@@ -8,6 +8,7 @@ import type { LedgerWriter } from '../ledger/ledger-writer.js';
 import { CONTENT_TYPES, encodeStatus } from '../otlp/reply.js';
 import { requestEncoding } from './body.js';
 import { HttpError, toErrorReply } from './errors.js';
+import { KeyRateLimiter } from '../auth/rate-limit.js';
 import { registerIngestRoutes } from './ingest-routes.js';
 import type { Metrics } from './metrics.js';
 
@@ -38,7 +39,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     },
     bodyLimit: config.LEDGER_MAX_BODY_BYTES,
     // A slow or stalled sender cannot hold a connection: the whole request must arrive in time.
-    requestTimeout: 60_000,
+    requestTimeout: config.LEDGER_REQUEST_TIMEOUT_MS,
     connectionTimeout: 120_000,
     keepAliveTimeout: 75_000,
     return503OnClosing: true,
@@ -86,6 +87,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     metrics,
     storeContent: config.LEDGER_STORE_CONTENT,
     maxBodyBytes: config.LEDGER_MAX_BODY_BYTES,
+    limiter: new KeyRateLimiter(config.LEDGER_RATE_LIMIT_PER_KEY),
+    maxPending: config.LEDGER_MAX_PENDING_REQUESTS,
   });
   return app;
 }

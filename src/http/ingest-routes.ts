@@ -10,7 +10,8 @@ import { CONTENT_TYPES, encodeExportResponse } from '../otlp/reply.js';
 import { prepareSpans } from '../spend/records.js';
 import type { Metrics } from './metrics.js';
 import { assertBodyType, BODY_TYPES, decodedBody, requestEncoding } from './body.js';
-import { HttpError } from './errors.js';
+import { HttpError, RETRY_AFTER_SECONDS } from './errors.js';
+import type { KeyRateLimiter } from '../auth/rate-limit.js';
 
 export const INGEST_PATHS = [
   '/developer/v1/ai-usage/openrouter/v1/traces',
@@ -25,6 +26,9 @@ export interface IngestDeps {
   metrics: Metrics;
   storeContent: boolean;
   maxBodyBytes: number;
+  limiter: KeyRateLimiter;
+  /** Requests waiting for the ledger beyond which new ones are turned away (503). */
+  maxPending: number;
 }
 
 declare module 'fastify' {
@@ -59,6 +63,12 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
           const verdict = await deps.verifier.verify(request.headers.authorization, 'ingest');
           if (!verdict.ok) throw new HttpError(verdict.status, verdict.message);
           request.principal = verdict.principal;
+          const wait = deps.limiter.take(verdict.principal.keyId);
+          if (wait > 0) throw new HttpError(429, 'this API key is over its request rate; retry later', wait);
+          // Overload: refuse at once, before reading the body, rather than queue without bound.
+          if (deps.writer.pending >= deps.maxPending) {
+            throw new HttpError(503, 'the ledger is overloaded; retry later', RETRY_AFTER_SECONDS);
+          }
         },
         preParsing: async (request, _reply, payload) => {
           if (!hasBody(request)) return payload;

@@ -38,8 +38,11 @@ export async function openDatabase(opts: DatabaseOptions): Promise<LedgerDatabas
       // A request must not hang on a dead server: give up on one statement after 30 s.
       query_timeout: 30_000,
     });
-    // An idle client losing its server emits here; without a listener the process would crash.
+    // A client losing its server emits 'error' (on the pool when idle, on the client when checked
+    // out between statements); unheard, that would crash the process. The query in flight fails on
+    // its own and the pool discards the broken client.
     pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
     return { db, kind: 'postgres', pool, close: () => db.destroy() };
   }

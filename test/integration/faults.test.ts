@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { openRouterDelivery } from '../fixtures/openrouter.js';
+import { sendWithRetry } from '../support/retrying-sender.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
+import { createTestLedger, startTestServer, type TestLedger, type TestServer } from '../support/test-server.js';
+import { post } from '../support/http.js';
+
+// Only a server ledger can go away mid-load; the embedded one lives in the process.
+describe.runIf(inject('databaseUrl') !== '')('Postgres going away under load', () => {
+  let ledger: TestLedger;
+  let proxy: TcpProxy;
+  let server: TestServer;
+  let key: string;
+
+  beforeAll(async () => {
+    ledger = await createTestLedger();
+    const direct = new URL(ledger.env.DATABASE_URL!);
+    proxy = new TcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
+    await proxy.start();
+    const viaProxy = new URL(direct);
+    viaProxy.hostname = '127.0.0.1';
+    viaProxy.port = String(proxy.port);
+    server = await startTestServer({ DATABASE_URL: viaProxy.toString() }, ledger);
+    ({ key } = await server.key('acme'));
+  });
+  afterAll(async () => {
+    await server.stop();
+    await proxy.stop();
+    await ledger.drop();
+  });
+
+  it('answers 503 (never 500, never a hang) while it is gone, and every retried delivery lands exactly once', async () => {
+    const N = 240;
+    const deliveries = Array.from({ length: N }, (_, i) =>
+      openRouterDelivery({ generationId: `gen-fault-${i}`, inputTokens: 10, outputTokens: 5, totalCost: 0.001, children: true }),
+    );
+    let acked = 0;
+    let next = 0;
+    const outcomes: { status: number; statuses: number[] }[] = [];
+    const worker = async () => {
+      while (next < N) {
+        const body = deliveries[next++]!;
+        const r = await sendWithRetry(server.url, body, { key });
+        if (r.status === 200) acked++;
+        outcomes.push(r);
+      }
+    };
+    const senders = Promise.all(Array.from({ length: 12 }, worker));
+
+    while (acked < N / 4) await new Promise((r) => setTimeout(r, 5));
+    proxy.cut();
+    const during = await post(server.url, openRouterDelivery({ generationId: 'gen-during-cut', inputTokens: 1, outputTokens: 1 }), { key });
+    expect(during.status).toBe(503);
+    expect(Number(during.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await during.json()).toMatchObject({ code: 14, message: expect.stringMatching(/unavailable/) });
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(503);
+    await new Promise((r) => setTimeout(r, 500));
+    proxy.restore();
+    await senders;
+
+    expect(outcomes.every((o) => o.status === 200)).toBe(true);
+    const seen = new Set(outcomes.flatMap((o) => o.statuses));
+    expect(seen.has(500)).toBe(false);
+    expect(seen.has(503)).toBe(true);
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+
+    const [totals] = await server.query<{ generations: string; usd: string; spans: string }>(`
+      SELECT (SELECT count(*) FROM generations WHERE generation_id LIKE 'gen-fault-%')::text AS generations,
+             (SELECT trim_scale(sum(cost_usd)) FROM generations WHERE generation_id LIKE 'gen-fault-%')::text AS usd,
+             (SELECT count(*) FROM spans WHERE resource->'attributes'->>'openrouter.trace.id' LIKE 'gen-fault-%')::text AS spans`);
+    expect(totals).toEqual({ generations: String(N), usd: '0.24', spans: String(N * 3) });
+    // Nothing half-written: every stored delivery has all three of its spans, and the request
+    // refused during the cut left nothing behind.
+    const partial = await server.query(`SELECT trace_id FROM spans GROUP BY trace_id HAVING count(*) <> 3`);
+    expect(partial).toEqual([]);
+  });
+});

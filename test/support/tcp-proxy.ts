@@ -1,0 +1,48 @@
+import net from 'node:net';
+
+/** A TCP proxy in front of Postgres that a test can cut and restore, as a network failure would. */
+export class TcpProxy {
+  #server: net.Server;
+  #sockets = new Set<net.Socket>();
+  #cut = false;
+  port = 0;
+
+  constructor(private readonly target: { host: string; port: number }) {
+    this.#server = net.createServer((client) => {
+      if (this.#cut) {
+        client.destroy();
+        return;
+      }
+      const upstream = net.connect(this.target);
+      for (const s of [client, upstream]) {
+        this.#sockets.add(s);
+        s.on('close', () => this.#sockets.delete(s));
+        s.on('error', () => {
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.#server.address() as net.AddressInfo).port;
+  }
+
+  /** Drops every open connection and refuses new ones. */
+  cut(): void {
+    this.#cut = true;
+    for (const s of this.#sockets) s.destroy();
+  }
+
+  restore(): void {
+    this.#cut = false;
+  }
+
+  async stop(): Promise<void> {
+    this.cut();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+}
