@@ -63,7 +63,7 @@ async function main() {
   await admin?.connect();
   const ledger = await newLedger(schema);
 
-  const server = await startServerProcess(ledger.env, args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir=bench/profiles'] : []);
+  const server = await startServerProcess(ledger.env, { nodeArgs: args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir=bench/profiles'] : [] });
   const cli = await openDatabaseForCli({ databaseUrl: ledger.databaseUrl, dataDir: ledger.dataDir, poolSize: 1 });
   const { key } = await createKey(cli.db, { org: 'bench', scope: 'ingest' });
   await cli.close();

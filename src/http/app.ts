@@ -23,7 +23,7 @@ export interface AppDeps {
 /** Headers whose values never reach a log line. */
 function redactedHeaders(config: Config): string[] {
   const names = ['authorization', 'x-api-key', 'cookie', ...config.LEDGER_REDACT_HEADERS];
-  return names.map((h) => `req.headers["${h}"]`);
+  return names.flatMap((h) => [`headers["${h}"]`, `req.headers["${h}"]`]);
 }
 
 export function buildApp(deps: AppDeps): FastifyInstance {
@@ -49,6 +49,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
+    request.log.debug(
+      { method: request.method, url: request.url, headers: request.headers, status: reply.statusCode, ms: reply.elapsedTime },
+      'request completed',
+    );
     metrics.requests.inc({ route, status: String(reply.statusCode) });
     metrics.requestSeconds.observe({ route }, reply.elapsedTime / 1000);
   });

@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import { startServerProcess } from '../../bench/server-process.js';
+import { createKey } from '../../src/auth/key-store.js';
+import { openDatabaseForCli } from '../../src/ledger/database.js';
+import { migrate } from '../../src/ledger/migrate.js';
+import { openRouterDelivery } from '../fixtures/openrouter.js';
+import { post } from '../support/http.js';
+import { createTestLedger, type TestLedger } from '../support/test-server.js';
+
+let ledger: TestLedger;
+const open = () => openDatabaseForCli({ databaseUrl: ledger.env.DATABASE_URL, dataDir: ledger.env.DATA_DIR ?? '', poolSize: 1 });
+
+beforeAll(async () => {
+  ledger = await createTestLedger();
+});
+afterAll(() => ledger.drop());
+
+async function newKey(org: string): Promise<string> {
+  const db = await open();
+  try {
+    await migrate(db.db);
+    return (await createKey(db.db, { org, scope: 'ingest' })).key;
+  } finally {
+    await db.close();
+  }
+}
+
+describe('the server as a process', () => {
+  it('drains on SIGTERM: every request is committed or refused, none half-written, exit code 0', async () => {
+    const key = await newKey('drain');
+    const server = await startServerProcess(ledger.env, { capture: true });
+    const N = 200;
+    const statuses: number[] = [];
+    let next = 0;
+    let acked = 0;
+    const worker = async () => {
+      while (next < N) {
+        const i = next++;
+        try {
+          const res = await post(server.url, openRouterDelivery({ generationId: `gen-drain-${i}`, inputTokens: 1, outputTokens: 1, totalCost: 0.01, children: true }), { key });
+          await res.arrayBuffer();
+          statuses[i] = res.status;
+          if (res.status === 200) acked++;
+        } catch {
+          statuses[i] = 0; // connection refused once the server has stopped listening
+        }
+      }
+    };
+    const senders = Promise.all(Array.from({ length: 32 }, worker));
+    while (acked < 20) await new Promise((r) => setTimeout(r, 2));
+    process.kill(server.pid, 'SIGTERM');
+    await senders;
+    expect(await server.exited).toBe(0);
+    expect(statuses.every((s) => s === 200 || s === 503 || s === 0)).toBe(true);
+
+    const db = await open();
+    try {
+      const stored = await sql<{ generation_id: string }>`SELECT generation_id FROM generations WHERE generation_id LIKE 'gen-drain-%'`.execute(db.db);
+      const storedIds = new Set(stored.rows.map((r) => r.generation_id));
+      const ackedIds = statuses.flatMap((s, i) => (s === 200 ? [`gen-drain-${i}`] : []));
+      for (const id of ackedIds) expect(storedIds.has(id)).toBe(true);
+      expect(stored.rows.length).toBe(storedIds.size);
+      const partial = await sql`SELECT trace_id FROM spans GROUP BY trace_id HAVING count(*) <> 3`.execute(db.db);
+      expect(partial.rows).toEqual([]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('never writes keys, redacted headers or prompt content to its logs', async () => {
+    const key = await newKey('logs');
+    const server = await startServerProcess({ ...ledger.env, LOG_LEVEL: 'debug', LEDGER_REDACT_HEADERS: 'x-ramp-secret' }, { capture: true });
+    try {
+      const delivery = openRouterDelivery({ generationId: 'gen-logs-1', inputTokens: 1, outputTokens: 1, totalCost: 0.01, content: true });
+      const ok = await post(server.url, delivery, { key, headers: { 'x-ramp-secret': 'sekrit-123', 'x-request-id': 'req-logs-1' } });
+      expect(ok.status).toBe(200);
+      const wrong = `asl_${'Z'.repeat(43)}`;
+      expect((await post(server.url, delivery, { key: wrong })).status).toBe(401);
+    } finally {
+      await server.stop();
+    }
+    const logs = server.output();
+    expect(logs).toContain('"reqId":"req-logs-1"');
+    expect(logs).toContain('[redacted]');
+    for (const secret of [key, key.slice(4), 'Z'.repeat(43), 'sekrit-123', 'count the words', 'There are 42 words']) {
+      expect(logs).not.toContain(secret);
+    }
+  });
+});
