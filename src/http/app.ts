@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
 import type { Config } from '../config.js';
@@ -38,10 +39,17 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
     },
     bodyLimit: config.LEDGER_MAX_BODY_BYTES,
-    // A slow or stalled sender cannot hold a connection: the whole request must arrive in time.
-    requestTimeout: config.LEDGER_REQUEST_TIMEOUT_MS,
-    connectionTimeout: 120_000,
-    keepAliveTimeout: 75_000,
+    serverFactory: (handler) => {
+      const timeout = config.LEDGER_REQUEST_TIMEOUT_MS;
+      // A slow or stalled sender cannot hold a connection: the whole request must arrive in time,
+      // checked every second (Node's default check runs only every 30 s).
+      const server = http.createServer(
+        { requestTimeout: timeout, headersTimeout: timeout, connectionsCheckingInterval: Math.min(1_000, timeout) },
+        handler,
+      );
+      server.keepAliveTimeout = 75_000;
+      return server;
+    },
     return503OnClosing: true,
     // Two log lines per request would cost more than the request; refusals and errors are logged.
     disableRequestLogging: true,

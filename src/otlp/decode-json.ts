@@ -54,9 +54,11 @@ export function decodeJson(body: Buffer | string): DecodedTraces {
       });
     }
   }
-  for (const rs of list(pick(root, 'resourceSpans', 'resource_spans'), 'resourceSpans')) {
-    decodeResourceSpans(rs, out);
+  const resourceSpans = pick(root, 'resourceSpans', 'resource_spans');
+  if (resourceSpans !== undefined && resourceSpans !== null && !Array.isArray(resourceSpans)) {
+    throw new UndecodableBodyError('resourceSpans must be an array');
   }
+  for (const rs of resourceSpans ?? []) decodeResourceSpans(rs, out);
   return out;
 }
 

@@ -1,0 +1,69 @@
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openRouterDelivery } from '../fixtures/openrouter.js';
+import { post } from '../support/http.js';
+import { startTestServer, type TestServer } from '../support/test-server.js';
+
+let server: TestServer;
+let key: string;
+
+beforeAll(async () => {
+  server = await startTestServer({ LEDGER_RATE_LIMIT_PER_KEY: '20', LEDGER_REQUEST_TIMEOUT_MS: '500' });
+  ({ key } = await server.key('acme'));
+});
+afterAll(() => server.stop());
+
+describe('limits', () => {
+  it('429 with Retry-After once a key exceeds its rate; other keys are unaffected', async () => {
+    const statuses = await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const res = await post(server.url, openRouterDelivery({ generationId: `gen-rate-${i}`, inputTokens: 1, outputTokens: 1 }), { key });
+        return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.text() };
+      }),
+    );
+    const limited = statuses.filter((s) => s.status === 429);
+    expect(limited.length).toBeGreaterThanOrEqual(15);
+    expect(statuses.filter((s) => s.status === 200).length).toBeGreaterThanOrEqual(20);
+    expect(Number(limited[0]!.retryAfter)).toBeGreaterThanOrEqual(1);
+    expect(JSON.parse(limited[0]!.body)).toMatchObject({ code: 8, message: expect.stringMatching(/rate/) });
+    const { key: other } = await server.key('other');
+    expect((await post(server.url, openRouterDelivery({ generationId: 'gen-rate-other', inputTokens: 1, outputTokens: 1 }), { key: other })).status).toBe(200);
+  });
+
+  it('cuts off a sender that stalls mid-body', async () => {
+    const { key: stalling } = await server.key('stall');
+    const url = new URL(server.url);
+    const started = Date.now();
+    const closed = await new Promise<string>((resolve) => {
+      const socket = net.connect(Number(url.port), url.hostname, () => {
+        socket.write(`POST /v1/traces HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${stalling}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"resourceSpans":`);
+      });
+      let reply = '';
+      socket.on('data', (d) => (reply += d.toString()));
+      socket.on('close', () => resolve(reply));
+      socket.on('error', () => {});
+    });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(closed).toMatch(/^HTTP\/1\.1 408/);
+  });
+});
+
+describe('metrics', () => {
+  it('exposes requests, spans, rejections, generations and write latency in Prometheus format', async () => {
+    const { key: k } = await server.key('metrics');
+    const body = openRouterDelivery({ generationId: 'gen-metrics', inputTokens: 1, outputTokens: 1, totalCost: 0.25, children: true });
+    body.resourceSpans[1]!.scopeSpans[0]!.spans[0]!.spanId = 'abcd';
+    expect((await post(server.url, body, { key: k })).status).toBe(200);
+    const res = await fetch(`${server.url}/metrics`);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    const text = await res.text();
+    expect(text).toMatch(/ledger_http_requests_total\{route="\/developer\/v1\/ai-usage\/openrouter",status="200"\} \d+/);
+    expect(text).toMatch(/ledger_spans_accepted_total \d+/);
+    expect(text).toMatch(/ledger_spans_rejected_total\{reason="invalid_span_id"\} 1/);
+    expect(text).toMatch(/ledger_generations_received_total \d+/);
+    expect(text).toMatch(/ledger_usd_received_total 0\.25/);
+    expect(text).toMatch(/ledger_write_duration_seconds_count \d+/);
+    expect(text).toMatch(/ledger_http_request_duration_seconds_bucket/);
+    expect(text).toMatch(/ledger_write_pending_requests 0/);
+  });
+});
