@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { createKey, KeyStoreError, listKeys, revokeKey } from './auth/key-store.js';
 import { openDatabaseForCli, type LedgerDatabase } from './ledger/database.js';
 import { migrate } from './ledger/migrate.js';
+import { purgeContent } from './ledger/content-retention.js';
 import { DataDirBusyError } from './ledger/data-dir-lock.js';
 import { formatTable } from './reports/table.js';
 
@@ -11,6 +12,7 @@ const USAGE = `usage: ledger <command>
   keys create --org <slug> [--name <label>] [--scope ingest|read] [--json]
   keys list [--org <slug>] [--json]
   keys revoke <id>
+  content purge [--older-than-days <n>]   (default: LEDGER_CONTENT_RETENTION_DAYS)
   migrate`;
 
 class UsageError extends Error {}
@@ -73,6 +75,19 @@ async function run(argv: string[], out: Out): Promise<void> {
     await withLedger(async ({ db }) => {
       if (!(await revokeKey(db, id))) throw new KeyStoreError(`no key with id ${id}`);
       out(`revoked key ${id}`);
+    });
+    return;
+  }
+  if (command === 'content' && sub === 'purge') {
+    const { values } = parseArgs({ args: argv.slice(2), options: { 'older-than-days': { type: 'string' } } });
+    const given = values['older-than-days'];
+    const days = given !== undefined ? Number(given) : config.LEDGER_CONTENT_RETENTION_DAYS;
+    if (days === undefined || !Number.isInteger(days) || days < 0) {
+      throw new UsageError('content purge needs --older-than-days <n> (a whole number) or LEDGER_CONTENT_RETENTION_DAYS');
+    }
+    await withLedger(async ({ db }) => {
+      const deleted = await purgeContent(db, days);
+      out(`purged content of ${deleted} span(s) received more than ${days} day(s) ago`);
     });
     return;
   }

@@ -6,6 +6,7 @@ import { Metrics } from './http/metrics.js';
 import { openDatabase, type LedgerDatabase } from './ledger/database.js';
 import { LedgerWriter } from './ledger/ledger-writer.js';
 import { migrate } from './ledger/migrate.js';
+import { scheduleContentPurge } from './ledger/content-retention.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -44,12 +45,17 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const verifier = new KeyVerifier(ledger.db, config.LEDGER_KEY_CACHE_MS);
   metrics.trackPool(ledger.pool, () => writer.pending);
   const app = buildApp({ config, ledger, writer, verifier, metrics });
+  const days = config.LEDGER_CONTENT_RETENTION_DAYS;
+  const stopPurge = days
+    ? scheduleContentPurge(ledger.db, days, (err) => app.log.error({ err }, 'content purge failed'))
+    : () => {};
   const address = await app.listen({ port: config.PORT, host: config.HOST });
   const url = address.replace('[::1]', 'localhost');
 
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
+      stopPurge();
       await app.close();
       await writer.drain();
       await verifier.close().catch(() => {});

@@ -69,3 +69,28 @@ describe('ledger keys', () => {
     expect(badEnv.stderr).toMatch(/^invalid configuration: DATABASE_URL/);
   });
 });
+
+describe('ledger content purge', () => {
+  it('deletes stored content older than the retention, keeps newer content and every span', async () => {
+    const ledgerWithContent = await createTestLedger();
+    const srv = await startTestServer({ LEDGER_STORE_CONTENT: 'true' }, ledgerWithContent);
+    try {
+      const { key } = await srv.key('acme');
+      for (const id of ['gen-old', 'gen-new']) {
+        const res = await post(srv.url, openRouterDelivery({ generationId: id, inputTokens: 1, outputTokens: 1, totalCost: 0.1, content: true }), { key });
+        expect(res.status).toBe(200);
+      }
+      await srv.query(`UPDATE span_content SET received_at = now() - interval '40 days'
+        WHERE trace_id IN (SELECT trace_id FROM generations WHERE generation_id = 'gen-old')`);
+      const purged = await ledgerCli(['content', 'purge', '--older-than-days', '30'], ledgerWithContent.env);
+      expect(purged).toMatchObject({ code: 0, stdout: 'purged content of 1 span(s) received more than 30 day(s) ago\n' });
+      const [left] = await srv.query(`SELECT (SELECT count(*) FROM span_content)::text AS content, (SELECT count(*) FROM spans)::text AS spans`);
+      expect(left).toEqual({ content: '1', spans: '2' });
+      const noDays = await ledgerCli(['content', 'purge'], ledgerWithContent.env);
+      expect(noDays.code).toBe(64);
+    } finally {
+      await srv.stop();
+      await ledgerWithContent.drop();
+    }
+  });
+});
