@@ -7,15 +7,41 @@ import { migrate } from './ledger/migrate.js';
 import { purgeContent } from './ledger/content-retention.js';
 import { DataDirBusyError } from './ledger/data-dir-lock.js';
 import { formatTable } from './reports/table.js';
+import { ParamError, parseReportParams } from './reports/report-params.js';
+import { spendReport } from './reports/spend-report.js';
+import { render } from './reports/render.js';
+import { resolveOrg } from './reports/orgs.js';
+import { exportStream } from './reports/exports.js';
 
 const USAGE = `usage: ledger <command>
   keys create --org <slug> [--name <label>] [--scope ingest|read] [--json]
   keys list [--org <slug>] [--json]
   keys revoke <id>
+  report [--org <slug>] [--from <date|time>] [--to <date|time>] [--last 24h|7d|30d|90d]
+         [--by day,week,month,model,provider,user,session,api_key,meta.<key>] [--format table|csv|json]
+  export --format csv|focus [--org <slug>] [--from …] [--to …] [--last …]
   content purge [--older-than-days <n>]   (default: LEDGER_CONTENT_RETENTION_DAYS)
   migrate`;
 
 class UsageError extends Error {}
+
+const WINDOW_OPTIONS = {
+  org: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  last: { type: 'string' },
+} as const;
+
+/** Writes to stdout, waiting when the pipe is full, so exports stream with flat memory. */
+function write(chunk: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (process.stdout.write(chunk)) resolve();
+    else {
+      process.stdout.once('drain', resolve);
+      process.stdout.once('error', reject);
+    }
+  });
+}
 
 type Out = (line: string) => void;
 
@@ -78,6 +104,28 @@ async function run(argv: string[], out: Out): Promise<void> {
     });
     return;
   }
+  if (command === 'report') {
+    const { values } = parseArgs({ args: argv.slice(1), options: { ...WINDOW_OPTIONS, by: { type: 'string' }, format: { type: 'string', default: 'table' } } });
+    const format = values.format;
+    if (format !== 'table' && format !== 'csv' && format !== 'json') throw new UsageError('--format must be table, csv or json');
+    const params = parseReportParams(values);
+    await withLedger(async ({ db }) => {
+      const report = await spendReport(db, await resolveOrg(db, values.org), params);
+      out(render(report, format).replace(/\n$/, ''));
+    });
+    return;
+  }
+  if (command === 'export') {
+    const { values } = parseArgs({ args: argv.slice(1), options: { ...WINDOW_OPTIONS, format: { type: 'string' } } });
+    if (values.format !== 'csv' && values.format !== 'focus') throw new UsageError('export needs --format csv or --format focus');
+    const window = parseReportParams(values);
+    const format = values.format;
+    await withLedger(async ({ db }) => {
+      const org = await resolveOrg(db, values.org);
+      for await (const chunk of exportStream(db, format, org.id, window)) await write(chunk);
+    });
+    return;
+  }
   if (command === 'content' && sub === 'purge') {
     const { values } = parseArgs({ args: argv.slice(2), options: { 'older-than-days': { type: 'string' } } });
     const given = values['older-than-days'];
@@ -100,10 +148,11 @@ async function run(argv: string[], out: Out): Promise<void> {
 
 run(process.argv.slice(2), (line) => process.stdout.write(`${line}\n`)).catch((err: unknown) => {
   if (err instanceof UsageError) process.stderr.write(`${err.message}\n${USAGE}\n`);
+  else if (err instanceof ParamError) process.stderr.write(`--${err.message}\n`);
   else if (err instanceof ConfigError || err instanceof KeyStoreError || err instanceof DataDirBusyError) {
     process.stderr.write(`${err.message}\n`);
   } else if ((err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
     process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
   } else process.stderr.write(`ledger: ${(err as Error).message}\n`);
-  process.exit(err instanceof UsageError ? 64 : 1);
+  process.exit(err instanceof UsageError || err instanceof ParamError ? 64 : 1);
 });

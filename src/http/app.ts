@@ -11,6 +11,7 @@ import { requestEncoding } from './body.js';
 import { HttpError, toErrorReply } from './errors.js';
 import { KeyRateLimiter } from '../auth/rate-limit.js';
 import { registerIngestRoutes } from './ingest-routes.js';
+import { registerReadRoutes } from './read-routes.js';
 import type { Metrics } from './metrics.js';
 
 export interface AppDeps {
@@ -92,6 +93,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return metrics.registry.metrics();
   });
 
+  const limiter = new KeyRateLimiter(config.LEDGER_RATE_LIMIT_PER_KEY);
+  registerReadRoutes(app, { ledger: deps.ledger, verifier: deps.verifier, limiter });
   registerIngestRoutes(app, {
     ledger: deps.ledger,
     writer: deps.writer,
@@ -99,7 +102,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     metrics,
     storeContent: config.LEDGER_STORE_CONTENT,
     maxBodyBytes: config.LEDGER_MAX_BODY_BYTES,
-    limiter: new KeyRateLimiter(config.LEDGER_RATE_LIMIT_PER_KEY),
+    limiter,
     maxPending: config.LEDGER_MAX_PENDING_REQUESTS,
   });
   return app;

@@ -1,5 +1,6 @@
 import { UndecodableBodyError } from '../otlp/model.js';
 import { LedgerUnavailableError } from '../ledger/ledger-writer.js';
+import { ParamError } from '../reports/report-params.js';
 
 /** An error whose HTTP status is decided where it is thrown. */
 export class HttpError extends Error {
@@ -48,7 +49,7 @@ export function toErrorReply(err: unknown): ErrorReply {
     internal,
   });
   if (err instanceof HttpError) return reply(err.statusCode, err.message, err.retryAfterSeconds);
-  if (err instanceof UndecodableBodyError) return reply(400, err.message);
+  if (err instanceof UndecodableBodyError || err instanceof ParamError) return reply(400, err.message);
   if (err instanceof LedgerUnavailableError) {
     return reply(503, 'the ledger is unavailable; retry later', RETRY_AFTER_SECONDS, true);
   }

@@ -1,0 +1,33 @@
+import { stringify } from 'csv-stringify/sync';
+import { formatTable } from './table.js';
+import { METRIC_COLUMNS, type SpendReport } from './spend-report.js';
+
+export type ReportFormat = 'table' | 'csv' | 'json';
+
+function columns(report: SpendReport): string[] {
+  return [...report.by, ...METRIC_COLUMNS];
+}
+
+/** A readable table with a totals row; empty money shows as "-" (no cost reported). */
+export function renderTable(report: SpendReport): string {
+  const header = columns(report);
+  const cell = (v: string | null) => v ?? '-';
+  const rows = report.rows.map((r) => header.map((c) => cell(r[c] ?? null)));
+  const totals = header.map((c, i) => (i < report.by.length ? (i === 0 ? 'TOTAL' : '') : cell(report.totals[c] ?? null)));
+  const title = `spend for ${report.org}, ${report.from} to ${report.to}${report.by.length ? ` by ${report.by.join(', ')}` : ''}`;
+  return `${title}\n\n${formatTable(header, [...rows, totals])}`;
+}
+
+/** One header line and a line per group; no totals line, so that the file sums cleanly. */
+export function renderCsv(report: SpendReport): string {
+  const header = columns(report);
+  return stringify([header, ...report.rows.map((r) => header.map((c) => r[c] ?? ''))]);
+}
+
+export function renderJson(report: SpendReport): string {
+  return JSON.stringify(report);
+}
+
+export function render(report: SpendReport, format: ReportFormat): string {
+  return format === 'table' ? renderTable(report) : format === 'csv' ? renderCsv(report) : renderJson(report);
+}
