@@ -30,14 +30,14 @@ describe('tenant isolation', () => {
   });
 
   it('a read key sees only its own organisation on every read path, and cannot ask for another', async () => {
-    const alphaOnly = openRouterDelivery({ generationId: 'gen-alpha-secret', start: new Date(Date.now() - 3_600_000).toISOString(), inputTokens: 1, outputTokens: 1, totalCost: 1000, userId: 'alpha-user' });
+    const alphaOnly = openRouterDelivery({ generationId: 'gen-alpha-secret', start: new Date(Date.now() - 3_600_000).toISOString(), inputTokens: 1, outputTokens: 1, totalCost: 4242.4242, userId: 'alpha-user' });
     expect((await post(server.url, alphaOnly, { key: keys.alpha!.ingest })).status).toBe(200);
     for (const path of READ_PATHS) {
       const asBeta = await fetch(server.url + path, { headers: { authorization: `Bearer ${keys.beta!.read}` } });
       expect(asBeta.status, path).toBe(200);
       const text = await asBeta.text();
       expect(text, path).not.toContain('alpha');
-      expect(text, path).not.toContain('1000');
+      expect(text, path).not.toContain('4242.4242');
       const asking = await fetch(`${server.url + path}&org=alpha`, { headers: { authorization: `Bearer ${keys.beta!.read}` } });
       expect(asking.status, path).toBe(403);
       const withIngestKey = await fetch(server.url + path, { headers: { authorization: `Bearer ${keys.alpha!.ingest}` } });
@@ -47,6 +47,6 @@ describe('tenant isolation', () => {
       expect((await post(server.url, alphaOnly, { key: keys.beta!.read, path })).status).toBe(403);
     }
     const alpha = (await (await fetch(`${server.url}/developer/v1/ai-usage/spend?last=90d`, { headers: { authorization: `Bearer ${keys.alpha!.read}` } })).json()) as { totals: { cost_usd: string } };
-    expect(alpha.totals.cost_usd).toBe('1003');
+    expect(alpha.totals.cost_usd).toBe('4245.4242');
   });
 });
