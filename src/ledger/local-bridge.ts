@@ -1,17 +1,8 @@
 import net from 'node:net';
 import { unlinkSync } from 'node:fs';
 import path from 'node:path';
-import {
-  CompiledQuery,
-  PostgresAdapter,
-  PostgresIntrospector,
-  PostgresQueryCompiler,
-  type DatabaseConnection,
-  type Dialect,
-  type Driver,
-  type Kysely,
-  type QueryResult,
-} from 'kysely';
+import { CompiledQuery, type DatabaseConnection, type Dialect, type Kysely, type QueryResult } from 'kysely';
+import { postgresDialect, SqlTransactionDriver } from './kysely-driver-base.js';
 
 /**
  * While the server holds the embedded ledger, the `ledger` command line reaches it through this
@@ -98,12 +89,7 @@ async function answer<T>(conn: Kysely<T>, line: string, socket: net.Socket): Pro
 
 /** The command line's side: a Kysely dialect whose connections are bridge sockets. */
 export function bridgeDialect(dataDir: string): Dialect {
-  return {
-    createAdapter: () => new PostgresAdapter(),
-    createDriver: () => new BridgeDriver(socketPath(dataDir)),
-    createIntrospector: (db) => new PostgresIntrospector(db),
-    createQueryCompiler: () => new PostgresQueryCompiler(),
-  };
+  return postgresDialect(() => new BridgeDriver(socketPath(dataDir)));
 }
 
 /** True when a server answers on the bridge socket. */
@@ -118,9 +104,10 @@ export function bridgeAnswers(dataDir: string): Promise<boolean> {
   });
 }
 
-class BridgeDriver implements Driver {
-  constructor(private readonly file: string) {}
-  async init(): Promise<void> {}
+class BridgeDriver extends SqlTransactionDriver {
+  constructor(private readonly file: string) {
+    super();
+  }
   async acquireConnection(): Promise<DatabaseConnection> {
     const socket = net.connect(this.file);
     await new Promise<void>((resolve, reject) => {
@@ -129,19 +116,9 @@ class BridgeDriver implements Driver {
     });
     return new BridgeConnection(socket);
   }
-  async beginTransaction(c: DatabaseConnection): Promise<void> {
-    await c.executeQuery(CompiledQuery.raw('BEGIN'));
-  }
-  async commitTransaction(c: DatabaseConnection): Promise<void> {
-    await c.executeQuery(CompiledQuery.raw('COMMIT'));
-  }
-  async rollbackTransaction(c: DatabaseConnection): Promise<void> {
-    await c.executeQuery(CompiledQuery.raw('ROLLBACK'));
-  }
   async releaseConnection(c: DatabaseConnection): Promise<void> {
     (c as BridgeConnection).socket.end();
   }
-  async destroy(): Promise<void> {}
 }
 
 class BridgeConnection implements DatabaseConnection {

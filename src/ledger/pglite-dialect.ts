@@ -1,14 +1,6 @@
 import type { PGlite } from '@electric-sql/pglite';
-import {
-  CompiledQuery,
-  PostgresAdapter,
-  PostgresIntrospector,
-  PostgresQueryCompiler,
-  type DatabaseConnection,
-  type Dialect,
-  type Driver,
-  type QueryResult,
-} from 'kysely';
+import type { CompiledQuery, DatabaseConnection, Dialect, QueryResult } from 'kysely';
+import { postgresDialect, SqlTransactionDriver } from './kysely-driver-base.js';
 
 /**
  * Kysely over embedded PGlite. PGlite is a single Postgres session, so a connection is lent to
@@ -17,20 +9,15 @@ import {
  * session unguarded, and pins an older kysely, so this small driver replaces it.)
  */
 export function pgliteDialect(client: PGlite): Dialect {
-  return {
-    createAdapter: () => new PostgresAdapter(),
-    createDriver: () => new PGliteDriver(client),
-    createIntrospector: (db) => new PostgresIntrospector(db),
-    createQueryCompiler: () => new PostgresQueryCompiler(),
-  };
+  return postgresDialect(() => new PGliteDriver(client));
 }
 
-class PGliteDriver implements Driver {
+class PGliteDriver extends SqlTransactionDriver {
   #queue: Promise<void> = Promise.resolve();
 
-  constructor(private readonly client: PGlite) {}
-
-  async init(): Promise<void> {}
+  constructor(private readonly client: PGlite) {
+    super();
+  }
 
   async acquireConnection(): Promise<DatabaseConnection> {
     let release!: () => void;
@@ -41,23 +28,11 @@ class PGliteDriver implements Driver {
     return new PGliteConnection(this.client, release);
   }
 
-  async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('BEGIN'));
-  }
-
-  async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('COMMIT'));
-  }
-
-  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('ROLLBACK'));
-  }
-
   async releaseConnection(connection: DatabaseConnection): Promise<void> {
     (connection as PGliteConnection).release();
   }
 
-  async destroy(): Promise<void> {
+  override async destroy(): Promise<void> {
     await this.client.close();
   }
 }
