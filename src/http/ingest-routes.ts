@@ -104,7 +104,12 @@ async function ingest(request: FastifyRequest, reply: FastifyReply, deps: Ingest
     throw new HttpError(400, `no valid spans: ${describe(prepared.rejected)}`);
   }
   await deps.writer.write({ orgId: principal.orgId, apiKeyId: principal.keyId, records: prepared.records });
-  deps.metrics.spansAccepted(prepared.records);
+  // Committed: from here on nothing may turn the reply into an error, or the sender would resend.
+  try {
+    deps.metrics.spansAccepted(prepared.records);
+  } catch (err) {
+    request.log.warn({ err }, 'metrics update failed');
+  }
 
   reply.type(CONTENT_TYPES[encoding]);
   if (prepared.rejected.length === 0) return encodeExportResponse(encoding);

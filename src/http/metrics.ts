@@ -37,7 +37,7 @@ export class Metrics {
   });
   readonly usd = new client.Counter({
     name: 'ledger_usd_received_total',
-    help: 'USD on received usage spans (before de-duplication; the ledger views are the exact figures)',
+    help: 'USD of positive costs on received usage spans (before de-duplication; the ledger views are the exact figures)',
     registers: [this.registry],
   });
   readonly writeSeconds = new client.Histogram({
@@ -59,9 +59,10 @@ export class Metrics {
     for (const r of records) {
       if (!r.usage) continue;
       this.generations.inc();
-      if (r.usage.costUsd !== null) costs.push(r.usage.costUsd);
+      // A counter only grows: credits (negative costs) are in the ledger, not in this dashboard figure.
+      if (r.usage.costUsd !== null && !r.usage.costUsd.startsWith('-')) costs.push(r.usage.costUsd);
     }
-    // A gauge of money is for dashboards only; the ledger itself never sums doubles.
+    // This counter is for dashboards only; the ledger itself never sums doubles.
     if (costs.length > 0) this.usd.inc(Number(addDecimals(costs)));
   }
 

@@ -8,7 +8,7 @@ let server: TestServer;
 let key: string;
 
 beforeAll(async () => {
-  server = await startTestServer({ LEDGER_RATE_LIMIT_PER_KEY: '20', LEDGER_REQUEST_TIMEOUT_MS: '500' });
+  server = await startTestServer({ LEDGER_RATE_LIMIT_PER_KEY: '5', LEDGER_REQUEST_TIMEOUT_MS: '500' });
   ({ key } = await server.key('acme'));
 });
 afterAll(() => server.stop());
@@ -22,8 +22,10 @@ describe('limits', () => {
       }),
     );
     const limited = statuses.filter((s) => s.status === 429);
-    expect(limited.length).toBeGreaterThanOrEqual(10);
-    expect(statuses.filter((s) => s.status === 200).length).toBeGreaterThanOrEqual(20);
+    // A burst of 5, then 5 a second: however slow the machine, most of the 40 are refused.
+    expect(limited.length).toBeGreaterThanOrEqual(20);
+    expect(statuses.filter((s) => s.status === 200).length).toBeGreaterThanOrEqual(5);
+    expect(statuses.every((s) => s.status === 200 || s.status === 429)).toBe(true);
     expect(Number(limited[0]!.retryAfter)).toBeGreaterThanOrEqual(1);
     expect(JSON.parse(limited[0]!.body)).toMatchObject({ code: 8, message: expect.stringMatching(/rate/) });
     const { key: other } = await server.key('other');

@@ -110,6 +110,13 @@ describe('OpenRouter Broadcast deliveries', () => {
     expect(err).toMatchObject({ status: 'error', cost_usd: null });
   });
 
+  it('stores a credit (negative cost) as sent, and answers 200 after committing it', async () => {
+    const res = await post(server.url, openRouterDelivery({ generationId: 'gen-credit', inputTokens: 1, outputTokens: 1, totalCost: -0.0125 }), { key });
+    expect(res.status).toBe(200);
+    const [row] = await generation('gen-credit');
+    expect(row!.cost_usd).toBe('-0.0125');
+  });
+
   it('groups by user, session, key name and any trace.metadata key', async () => {
     await post(server.url, openRouterDelivery({
       generationId: 'gen-meta-1', inputTokens: 3, outputTokens: 4, totalCost: 0.5, userId: 'alice', sessionId: 's-9',
