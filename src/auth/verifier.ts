@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { DB } from '../ledger/schema.js';
 import { hashKey, looksLikeKey, sameHash, type Scope } from './key-format.js';
 import { findKeyByHash, markKeysUsed, type StoredKey } from './key-store.js';
+import { orUnavailable } from '../ledger/unavailable.js';
 
 export interface Principal {
   keyId: string;
@@ -75,7 +76,7 @@ export class KeyVerifier {
     const now = Date.now();
     const hit = this.#cache.get(cacheKey);
     if (hit && hit.expires > now) return hit.key;
-    const found = await findKeyByHash(this.db, keyHash);
+    const found = await orUnavailable('look up the API key', () => findKeyByHash(this.db, keyHash));
     // The database matched by hash already; compare once more in constant time all the same.
     const key = found && sameHash(found.keyHash, keyHash) ? found : null;
     if (this.#cache.size >= MAX_CACHED) this.#cache.clear();

@@ -1,5 +1,5 @@
 import { UndecodableBodyError } from '../otlp/model.js';
-import { LedgerUnavailableError } from '../ledger/ledger-writer.js';
+import { LedgerUnavailableError } from '../ledger/unavailable.js';
 import { ParamError } from '../reports/report-params.js';
 
 /** An error whose HTTP status is decided where it is thrown. */

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { KeyVerifier, Principal } from '../auth/verifier.js';
 import { markKeyTested } from '../auth/key-store.js';
+import { orUnavailable } from '../ledger/unavailable.js';
 import type { LedgerDatabase } from '../ledger/database.js';
 import type { LedgerWriter } from '../ledger/ledger-writer.js';
 import { decodeJson } from '../otlp/decode-json.js';
@@ -97,7 +98,7 @@ async function ingest(request: FastifyRequest, reply: FastifyReply, deps: Ingest
   const prepared = prepareSpans(decoded, deps.storeContent);
 
   const probe = prepared.connectionTest || String(request.headers['x-test-connection']).toLowerCase() === 'true';
-  if (probe) await markKeyTested(deps.ledger.db, principal.keyId);
+  if (probe) await orUnavailable('record the connection test', () => markKeyTested(deps.ledger.db, principal.keyId));
 
   deps.metrics.spansRejected(prepared.rejected);
   if (prepared.records.length === 0 && prepared.rejected.length > 0) {

@@ -8,6 +8,7 @@ import { ParamError, parseReportParams } from '../reports/report-params.js';
 import { renderCsv, renderJson } from '../reports/render.js';
 import { spendReport } from '../reports/spend-report.js';
 import { HttpError } from './errors.js';
+import { orUnavailable } from '../ledger/unavailable.js';
 
 export interface ReadDeps {
   ledger: LedgerDatabase;
@@ -36,7 +37,10 @@ export function registerReadRoutes(app: FastifyInstance, deps: ReadDeps): void {
     const q = request.query as Query;
     const format = q.format ?? 'json';
     if (format !== 'json' && format !== 'csv') throw new ParamError('format', 'must be json or csv');
-    const report = await spendReport(deps.ledger.db, { id: principal.orgId, slug: principal.org }, parseReportParams(q));
+    const params = parseReportParams(q);
+    const report = await orUnavailable('run the report', () =>
+      spendReport(deps.ledger.db, { id: principal.orgId, slug: principal.org }, params),
+    );
     if (format === 'csv') {
       reply.type('text/csv; charset=utf-8');
       return renderCsv(report);

@@ -3,6 +3,7 @@ import type { Attributes, OtlpSpan } from '../otlp/model.js';
 import type { Usage } from '../spend/extract.js';
 import type { DB } from './schema.js';
 import { GroupCommit, type GroupCommitOptions } from './group-commit.js';
+import { orUnavailable } from './unavailable.js';
 
 /** One accepted span, ready for the ledger: content already split off. */
 export interface SpanRecord {
@@ -18,8 +19,6 @@ export interface WriteRequest {
   records: SpanRecord[];
 }
 
-/** The ledger could not take a write; the sender should retry later (503). */
-export class LedgerUnavailableError extends Error {}
 
 /**
  * Writes requests to the ledger with group commit: concurrent requests share one transaction of
@@ -38,13 +37,7 @@ export class LedgerWriter {
 
   async write(request: WriteRequest): Promise<void> {
     if (request.records.length === 0) return;
-    try {
-      await this.#group.submit(request);
-    } catch (err) {
-      throw new LedgerUnavailableError(`the ledger could not store the spans: ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
+    await orUnavailable('store the spans', () => this.#group.submit(request));
   }
 
   get pending(): number {

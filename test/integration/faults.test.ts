@@ -47,8 +47,12 @@ describe.runIf(inject('databaseUrl') !== '')('Postgres going away under load', (
     };
     const senders = Promise.all(Array.from({ length: 12 }, worker));
 
+    const { key: unseenKey } = await server.key('acme', 'ingest', 'first used during the outage');
     while (acked < N / 4) await new Promise((r) => setTimeout(r, 5));
     proxy.cut();
+    // A key the server has never checked cannot be verified while Postgres is away: 503, not 401 or 500.
+    const unverifiable = await post(server.url, openRouterDelivery({ generationId: 'gen-unseen-key', inputTokens: 1, outputTokens: 1 }), { key: unseenKey });
+    expect(unverifiable.status).toBe(503);
     const during = await post(server.url, openRouterDelivery({ generationId: 'gen-during-cut', inputTokens: 1, outputTokens: 1 }), { key });
     expect(during.status).toBe(503);
     expect(Number(during.headers.get('retry-after'))).toBeGreaterThan(0);
