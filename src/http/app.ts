@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
 import type { Config } from '../config.js';
 import type { KeyVerifier } from '../auth/verifier.js';
@@ -8,7 +8,7 @@ import type { LedgerDatabase } from '../ledger/database.js';
 import type { LedgerWriter } from '../ledger/ledger-writer.js';
 import { CONTENT_TYPES, encodeStatus } from '../otlp/reply.js';
 import { requestEncoding } from './body.js';
-import { HttpError, toErrorReply } from './errors.js';
+import { toErrorReply } from './errors.js';
 import { KeyRateLimiter } from '../auth/rate-limit.js';
 import { registerIngestRoutes } from './ingest-routes.js';
 import { registerReadRoutes } from './read-routes.js';
@@ -53,7 +53,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     },
     return503OnClosing: true,
     // Two log lines per request would cost more than the request; refusals and errors are logged.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
   });
 
   app.addHook('onResponse', async (request, reply) => {
@@ -113,5 +113,3 @@ function sendStatus(request: FastifyRequest, reply: import('fastify').FastifyRep
   reply.type(CONTENT_TYPES[encoding]);
   return encodeStatus(encoding, grpcCode, message);
 }
-
-export { HttpError };

@@ -49,9 +49,6 @@ function dimension(d: Dimension): RawBuilder<string | null> {
   }
 }
 
-/** A column name for a dimension in outputs: `meta.cost_center` stays as it is. */
-export const dimensionColumn = (d: Dimension): string => d;
-
 /**
  * Spend grouped by the requested dimensions for one organisation. Reads span_usage with the same
  * conditions as the `generations` view, so its figures are the view's figures; the covering index
@@ -80,7 +77,7 @@ export async function spendReport(db: Kysely<DB>, org: { id: string; slug: strin
     .filter((r) => params.by.length > 0 || r.requests !== '0')
     .map((r) => {
       const row: ReportRow = {};
-      params.by.forEach((d, i) => (row[dimensionColumn(d)] = r[`d${i}`] ?? null));
+      params.by.forEach((d, i) => (row[d] = r[`d${i}`] ?? null));
       for (const m of METRIC_COLUMNS) row[m] = m === 'cost_usd' ? money(r[m] ?? null) : (r[m] ?? '0');
       return row;
     });
