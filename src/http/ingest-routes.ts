@@ -47,11 +47,8 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser(BODY_TYPES, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     scope.addContentTypeParser('*', (req, _payload, done) => {
-      try {
-        assertBodyType(req);
-      } catch (err) {
-        done(err as Error);
-      }
+      const type = req.headers['content-type'] ?? '';
+      done(new HttpError(415, `unsupported Content-Type "${type}": send application/x-protobuf or application/json`));
     });
 
     for (const url of INGEST_PATHS) {

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { unlinkSync } from 'node:fs';
+import { chmodSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { CompiledQuery, type DatabaseConnection, type Dialect, type Kysely, type QueryResult } from 'kysely';
 import { postgresDialect, SqlTransactionDriver } from './kysely-driver-base.js';
@@ -62,8 +62,10 @@ export async function serveBridge<T>(db: Kysely<T>, dataDir: string): Promise<()
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ path: file, readableAll: false, writableAll: false }, resolve);
+    server.listen({ path: file }, resolve);
   });
+  // Owner-only, whatever the umask: whoever can open the socket can read and write the ledger.
+  chmodSync(file, 0o600);
   return () =>
     new Promise<void>((resolve) => {
       server.close(() => resolve());

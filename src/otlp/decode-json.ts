@@ -8,7 +8,7 @@ import {
   type OtlpSpan,
   type Rejection,
 } from './model.js';
-import { checkSpan } from './span-checks.js';
+import { checkSpan, noParent } from './span-checks.js';
 import { double } from './decode-protobuf.js';
 
 type Json = Record<string, unknown>;
@@ -121,7 +121,7 @@ function toSpan(s: Json, resource: OtlpResource, scope: OtlpScope): OtlpSpan {
   return {
     traceId: hexId(pick(s, 'traceId', 'trace_id'), 'traceId'),
     spanId: hexId(pick(s, 'spanId', 'span_id'), 'spanId'),
-    parentSpanId: parent === '' ? null : parent,
+    parentSpanId: noParent(parent) ? null : parent,
     traceState: str(pick(s, 'traceState', 'trace_state')),
     flags: uint(s.flags),
     name: str(s.name),

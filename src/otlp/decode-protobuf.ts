@@ -9,7 +9,7 @@ import {
   type OtlpScope,
   type OtlpSpan,
 } from './model.js';
-import { checkSpan } from './span-checks.js';
+import { checkSpan, noParent } from './span-checks.js';
 
 // The shapes protobufjs hands back for the OTLP messages (camelCase, Long for 64-bit, Buffer for bytes).
 interface PbAnyValue {
@@ -102,7 +102,7 @@ function toSpan(s: PbSpan, resource: OtlpResource, scope: OtlpScope): OtlpSpan {
   return {
     traceId: hex(s.traceId),
     spanId: hex(s.spanId),
-    parentSpanId: parent === '' ? null : parent,
+    parentSpanId: noParent(parent) ? null : parent,
     traceState: s.traceState ?? '',
     flags: s.flags ?? 0,
     name: s.name ?? '',

@@ -6,6 +6,11 @@ const SPAN_ID = /^[0-9a-f]{16}$/;
 const ZERO_TRACE = '0'.repeat(32);
 const ZERO_SPAN = '0'.repeat(16);
 
+/** An empty or all-zero parent id: some senders write zeros for "this is a root span". */
+export function noParent(parentSpanId: string): boolean {
+  return parentSpanId === '' || /^0+$/.test(parentSpanId);
+}
+
 /**
  * The checks every span passes before it may enter the ledger, whatever its encoding.
  * Returns why a span is refused, or null when it is fine.

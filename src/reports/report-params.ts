@@ -22,7 +22,8 @@ const instant = (param: string, endOfDay: boolean) =>
   z
     .string()
     .transform((v, ctx) => {
-      const iso = DATE.test(v) ? `${v}T00:00:00Z` : v;
+      // Dates and times without an offset are UTC, whatever the machine's time zone.
+      const iso = DATE.test(v) ? `${v}T00:00:00Z` : /(Z|[+-]\d\d:?\d\d)$/i.test(v) ? v : `${v}Z`;
       const ms = Date.parse(iso);
       if (!/^\d{4}-\d{2}-\d{2}(T.*)?$/.test(v) || Number.isNaN(ms)) {
         ctx.addIssue({ code: 'custom', message: `"${v}" is not a UTC date (YYYY-MM-DD) or ISO time`, path: [param] });

@@ -56,6 +56,11 @@ describe('OTLP/JSON decoding', () => {
     expect(out.spans[0]).toMatchObject({ parentSpanId: '0102030405060708', startTimeUnixNano: '1' });
   });
 
+  it('reads an all-zero parent span id as "no parent"', () => {
+    const out = decodeJson(wrap({ ...base, parentSpanId: '0000000000000000' }));
+    expect(out.spans[0]!.parentSpanId).toBeNull();
+  });
+
   it('rejects spans with bad ids or types and keeps the rest', () => {
     const out = decodeJson(
       JSON.stringify({
