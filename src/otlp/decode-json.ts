@@ -7,6 +7,7 @@ import {
   type OtlpScope,
   type OtlpSpan,
   type Rejection,
+  pgSafe,
 } from './model.js';
 import { checkSpan, noParent } from './span-checks.js';
 import { double } from './decode-protobuf.js';
@@ -217,7 +218,7 @@ function list(v: unknown, what: string): unknown[] {
 function str(v: unknown): string {
   if (v === undefined || v === null) return '';
   if (typeof v !== 'string') throw new BadField(`expected a string, got ${typeof v}`);
-  return v;
+  return pgSafe(v);
 }
 
 function uint(v: unknown): number {

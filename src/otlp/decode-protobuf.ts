@@ -8,6 +8,7 @@ import {
   type OtlpResource,
   type OtlpScope,
   type OtlpSpan,
+  pgSafe,
 } from './model.js';
 import { checkSpan, noParent } from './span-checks.js';
 
@@ -76,15 +77,15 @@ export function decodeProtobuf(body: Uint8Array): DecodedTraces {
     const resource: OtlpResource = {
       attributes: attributes(rs.resource?.attributes),
       droppedAttributesCount: rs.resource?.droppedAttributesCount ?? 0,
-      schemaUrl: rs.schemaUrl ?? '',
+      schemaUrl: pgSafe(rs.schemaUrl ?? ''),
     };
     for (const ss of rs.scopeSpans ?? []) {
       const scope: OtlpScope = {
-        name: ss.scope?.name ?? '',
-        version: ss.scope?.version ?? '',
+        name: pgSafe(ss.scope?.name ?? ''),
+        version: pgSafe(ss.scope?.version ?? ''),
         attributes: attributes(ss.scope?.attributes),
         droppedAttributesCount: ss.scope?.droppedAttributesCount ?? 0,
-        schemaUrl: ss.schemaUrl ?? '',
+        schemaUrl: pgSafe(ss.schemaUrl ?? ''),
       };
       for (const s of ss.spans ?? []) {
         const span = toSpan(s, resource, scope);
@@ -103,9 +104,9 @@ function toSpan(s: PbSpan, resource: OtlpResource, scope: OtlpScope): OtlpSpan {
     traceId: hex(s.traceId),
     spanId: hex(s.spanId),
     parentSpanId: noParent(parent) ? null : parent,
-    traceState: s.traceState ?? '',
+    traceState: pgSafe(s.traceState ?? ''),
     flags: s.flags ?? 0,
-    name: s.name ?? '',
+    name: pgSafe(s.name ?? ''),
     kind: s.kind ?? 0,
     startTimeUnixNano: String(s.startTimeUnixNano ?? 0),
     endTimeUnixNano: String(s.endTimeUnixNano ?? 0),
@@ -113,7 +114,7 @@ function toSpan(s: PbSpan, resource: OtlpResource, scope: OtlpScope): OtlpSpan {
     droppedAttributesCount: s.droppedAttributesCount ?? 0,
     events: (s.events ?? []).map((e) => ({
       timeUnixNano: String(e.timeUnixNano ?? 0),
-      name: e.name ?? '',
+      name: pgSafe(e.name ?? ''),
       attributes: attributes(e.attributes),
       droppedAttributesCount: e.droppedAttributesCount ?? 0,
     })),
@@ -121,14 +122,14 @@ function toSpan(s: PbSpan, resource: OtlpResource, scope: OtlpScope): OtlpSpan {
     links: (s.links ?? []).map((l) => ({
       traceId: hex(l.traceId),
       spanId: hex(l.spanId),
-      traceState: l.traceState ?? '',
+      traceState: pgSafe(l.traceState ?? ''),
       attributes: attributes(l.attributes),
       droppedAttributesCount: l.droppedAttributesCount ?? 0,
       flags: l.flags ?? 0,
     })),
     droppedLinksCount: s.droppedLinksCount ?? 0,
     statusCode: s.status?.code ?? 0,
-    statusMessage: s.status?.message ?? '',
+    statusMessage: pgSafe(s.status?.message ?? ''),
     resource,
     scope,
   };
@@ -141,14 +142,14 @@ function hex(bytes: Uint8Array | undefined): string {
 
 function attributes(kvs: PbKeyValue[] | undefined): Attributes {
   const out: Attributes = {};
-  for (const kv of kvs ?? []) out[kv.key ?? ''] = anyValue(kv.value);
+  for (const kv of kvs ?? []) out[pgSafe(kv.key ?? '')] = anyValue(kv.value);
   return out;
 }
 
 function anyValue(v: PbAnyValue | null | undefined): AttrValue {
   switch (v?.value) {
     case 'stringValue':
-      return v.stringValue ?? '';
+      return pgSafe(v.stringValue ?? '');
     case 'boolValue':
       return v.boolValue ?? false;
     case 'intValue':

@@ -70,5 +70,15 @@ export interface DecodedTraces {
   rejected: Rejection[];
 }
 
+/**
+ * Postgres text cannot hold U+0000 nor a lone UTF-16 surrogate (an escaped one in JSON); either would
+ * make the whole write fail. Both become U+FFFD (the Unicode replacement character) — the only
+ * change the ledger ever makes to text.
+ */
+export function pgSafe(text: string): string {
+  const whole = text.isWellFormed() ? text : text.toWellFormed();
+  return whole.includes('\u0000') ? whole.replaceAll('\u0000', '\uFFFD') : whole;
+}
+
 /** A body that cannot be read at all: the sender gets 400 and must not retry. */
 export class UndecodableBodyError extends Error {}

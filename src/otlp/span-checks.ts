@@ -1,6 +1,7 @@
 import type { OtlpSpan, Rejection } from './model.js';
 
 const INT64_MAX = 9223372036854775807n;
+const SMALLINT_MAX = 32767;
 const TRACE_ID = /^[0-9a-f]{32}$/;
 const SPAN_ID = /^[0-9a-f]{16}$/;
 const ZERO_TRACE = '0'.repeat(32);
@@ -24,6 +25,13 @@ export function checkSpan(span: OtlpSpan): Rejection | null {
   }
   if (span.parentSpanId !== null && !SPAN_ID.test(span.parentSpanId)) {
     return { reason: 'invalid_parent_span_id', message: `span ${span.spanId}: parent span id must be empty or 8 bytes` };
+  }
+  // Enums outside their range are kept when the ledger can hold them (smallint); others are refused.
+  if (!Number.isInteger(span.kind) || span.kind < 0 || span.kind > SMALLINT_MAX) {
+    return { reason: 'invalid_kind', message: `span ${span.spanId}: kind ${span.kind} is out of range` };
+  }
+  if (!Number.isInteger(span.statusCode) || span.statusCode < 0 || span.statusCode > SMALLINT_MAX) {
+    return { reason: 'invalid_status', message: `span ${span.spanId}: status code ${span.statusCode} is out of range` };
   }
   for (const t of [span.startTimeUnixNano, span.endTimeUnixNano]) {
     if (!/^\d{1,20}$/.test(t) || BigInt(t) > INT64_MAX) {

@@ -117,6 +117,15 @@ describe('OpenRouter Broadcast deliveries', () => {
     expect(row!.cost_usd).toBe('-0.0125');
   });
 
+  it('stores text Postgres cannot hold (NUL, lone surrogates) with U+FFFD, instead of failing the write', async () => {
+    const body = openRouterDelivery({ generationId: 'gen-odd-text', inputTokens: 1, outputTokens: 1, totalCost: 0.5, userId: 'a\u0000b', metadata: { cc: 'x\ud800y' } });
+    body.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.name = 'LLM\u0000Generation';
+    expect((await post(server.url, body, { key })).status).toBe(200);
+    const [row] = await generation('gen-odd-text');
+    expect(row).toMatchObject({ user_id: 'a\uFFFDb', trace_name: 'OpenRouter Request' });
+    expect(JSON.parse(row!.metadata!).cc).toBe('x\uFFFDy');
+  });
+
   it('groups by user, session, key name and any trace.metadata key', async () => {
     await post(server.url, openRouterDelivery({
       generationId: 'gen-meta-1', inputTokens: 3, outputTokens: 4, totalCost: 0.5, userId: 'alice', sessionId: 's-9',

@@ -31,8 +31,11 @@ function replaceAt(root: unknown, path: (string | number)[], value: unknown): un
   return copy;
 }
 
+/** Text Postgres cannot store as is: NUL and lone UTF-16 surrogates among ordinary characters. */
+const awkwardText = fc.string({ unit: fc.constantFrom('\u0000', '\ud800', '\udfff', 'a', '\u00e9', '"') });
+
 const mutatedJson = fc
-  .tuple(fc.integer({ min: 0, max: seedPaths.length - 1 }), fc.jsonValue())
+  .tuple(fc.integer({ min: 0, max: seedPaths.length - 1 }), fc.oneof(fc.jsonValue(), awkwardText))
   .map(([i, v]) => JSON.stringify(replaceAt(seedBody, seedPaths[i]!, v)));
 
 const mutatedProto = fc

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { decodeJson } from '../../src/otlp/decode-json.js';
 import { UndecodableBodyError } from '../../src/otlp/model.js';
+import { decodeProtobuf } from '../../src/otlp/decode-protobuf.js';
+import { ExportTraceServiceRequest } from '../../src/otlp/proto.js';
 
 const wrap = (span: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
   JSON.stringify({
@@ -59,6 +61,21 @@ describe('OTLP/JSON decoding', () => {
   it('reads an all-zero parent span id as "no parent"', () => {
     const out = decodeJson(wrap({ ...base, parentSpanId: '0000000000000000' }));
     expect(out.spans[0]!.parentSpanId).toBeNull();
+  });
+
+  it('refuses kinds and status codes the ledger cannot hold', () => {
+    const out = decodeJson(wrap({ ...base, kind: 40000 }));
+    expect(out.rejected.map((r) => r.reason)).toEqual(['invalid_span']);
+  });
+
+  it('protobuf: refuses a kind or status code outside the ledger range, cleans NUL from text', () => {
+    const span = (extra: object) => ({ traceId: Buffer.alloc(16, 1), spanId: Buffer.alloc(8, 2), name: 'a\u0000b', startTimeUnixNano: '1', endTimeUnixNano: '2', ...extra });
+    const bytes = ExportTraceServiceRequest.encode(
+      ExportTraceServiceRequest.fromObject({ resourceSpans: [{ scopeSpans: [{ spans: [span({}), span({ kind: 40000 }), span({ status: { code: 99999 } })] }] }] }),
+    ).finish();
+    const out = decodeProtobuf(bytes);
+    expect(out.spans.map((s) => s.name)).toEqual(['a\uFFFDb']);
+    expect(out.rejected.map((r) => r.reason)).toEqual(['invalid_kind', 'invalid_status']);
   });
 
   it('rejects spans with bad ids or types and keeps the rest', () => {
