@@ -14,9 +14,15 @@ interface Waiting<T> {
 }
 
 /**
+ * What a flush reports: nothing when every item was written, or the error of each item that was
+ * not (undefined where that item was written).
+ */
+export type FlushOutcome = void | (unknown | undefined)[];
+
+/**
  * Gathers items from concurrent callers and hands them to `flush` together, so that many requests
  * share one transaction. Each caller's promise settles with the flush that held its item: resolved
- * after that flush succeeded (committed), rejected with its error otherwise.
+ * after its item was written (committed), rejected with its error otherwise.
  */
 export class GroupCommit<T> {
   #queue: Waiting<T>[] = [];
@@ -25,7 +31,7 @@ export class GroupCommit<T> {
   #idle: (() => void)[] = [];
 
   constructor(
-    private readonly flush: (items: T[]) => Promise<void>,
+    private readonly flush: (items: T[]) => Promise<FlushOutcome>,
     private readonly opts: GroupCommitOptions,
   ) {}
 
@@ -65,7 +71,7 @@ export class GroupCommit<T> {
     const batch = this.#queue.splice(0, this.opts.maxItems);
     this.#inFlight++;
     this.flush(batch.map((w) => w.item)).then(
-      () => batch.forEach((w) => w.resolve()),
+      (errors) => batch.forEach((w, i) => (errors?.[i] === undefined ? w.resolve() : w.reject(errors[i]))),
       (err: unknown) => batch.forEach((w) => w.reject(err)),
     ).finally(() => {
       this.#inFlight--;

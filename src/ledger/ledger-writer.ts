@@ -2,7 +2,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Attributes, OtlpSpan } from '../otlp/model.js';
 import type { Usage } from '../spend/extract.js';
 import type { DB } from './schema.js';
-import { GroupCommit, type GroupCommitOptions } from './group-commit.js';
+import { GroupCommit, type FlushOutcome, type GroupCommitOptions } from './group-commit.js';
 import { orUnavailable } from './unavailable.js';
 
 /** One accepted span, ready for the ledger: content already split off. */
@@ -48,16 +48,32 @@ export class LedgerWriter {
     return this.#group.drain();
   }
 
-  async #commit(batch: WriteRequest[]): Promise<void> {
+  async #commit(batch: WriteRequest[]): Promise<FlushOutcome> {
     const started = performance.now();
-    const rows = toRows(batch);
-    await this.db.transaction().execute(async (trx) => {
-      await lockTraces(trx, rows.lockKeys);
-      await insertRows(trx, rows);
-      await markRollups(trx, rows.traces);
-    });
-    this.observe((performance.now() - started) / 1000, batch.length);
+    try {
+      await writeBatch(this.db, toRows(batch));
+    } catch (err) {
+      if (batch.length === 1 || !isDataError(err)) throw err;
+      // The data of one request broke the batch: write each alone, so only that one fails.
+      const errors: unknown[] = [];
+      for (const request of batch) {
+        errors.push(await writeBatch(this.db, toRows([request])).then(() => undefined, (e: unknown) => e));
+      }
+      return errors;
+    } finally {
+      this.observe((performance.now() - started) / 1000, batch.length);
+    }
   }
+}
+
+/**
+ * A Postgres error caused by the data written (SQLSTATE class 22 data exception, 23 integrity
+ * violation, 54 program limit): worth retrying request by request. Connection failures and the
+ * like are not, they would fail every request again.
+ */
+function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && /^(22|23|54)[0-9A-Z]{3}$/.test(code);
 }
 
 interface Rows {
@@ -162,6 +178,15 @@ function compareKeys(orgA: string, a: OtlpSpan, orgB: string, b: OtlpSpan): numb
 /** Nanoseconds since the epoch to timestamptz, exact to the microsecond. */
 const nanosToTimestamp = (column: string) =>
   sql.raw(`(timestamptz 'epoch' + (x.${column} / 1000) * interval '1 microsecond')`);
+
+/** One batch as one transaction: trace locks, the inserts, roll-up marking. */
+async function writeBatch(db: Kysely<DB>, rows: Rows): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await lockTraces(trx, rows.lockKeys);
+    await insertRows(trx, rows);
+    await markRollups(trx, rows.traces);
+  });
+}
 
 /** A trace's advisory-lock key: 64 bits of its (random) trace id, mixed with the organisation. */
 function lockKey(orgId: string, traceId: string): string {
