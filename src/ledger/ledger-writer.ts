@@ -19,7 +19,6 @@ export interface WriteRequest {
   records: SpanRecord[];
 }
 
-
 /**
  * Writes requests to the ledger with group commit: concurrent requests share one transaction of
  * multi-row statements, and each caller returns only after the commit that holds its spans.
