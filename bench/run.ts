@@ -1,5 +1,6 @@
 /**
  * npm run bench [-- --embedded] [--requests N] [--concurrency C] [--rate R] [--cpu-prof]
+ *                   [--write-concurrency N]
  *
  * Starts the real server (against DATABASE_URL, or PGlite with --embedded), creates a key, and
  * drives it over keep-alive HTTP with OpenRouter-shaped deliveries. Prints deliveries/s, spans/s,
@@ -27,6 +28,7 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '64' },
     rate: { type: 'string', default: '2000' },
     'cpu-prof': { type: 'boolean', default: false },
+    'write-concurrency': { type: 'string' },
   },
 });
 const REQUESTS = Number(args.requests);
@@ -63,7 +65,8 @@ async function main() {
   await admin?.connect();
   const ledger = await newLedger(schema);
 
-  const server = await startServerProcess(ledger.env, { nodeArgs: args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir=bench/profiles'] : [] });
+  const serverEnv = args['write-concurrency'] ? { ...ledger.env, LEDGER_WRITE_CONCURRENCY: args['write-concurrency'] } : ledger.env;
+  const server = await startServerProcess(serverEnv, { nodeArgs: args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir=bench/profiles'] : [] });
   const cli = await openDatabaseForCli({ databaseUrl: ledger.databaseUrl, dataDir: ledger.dataDir, poolSize: 1 });
   const { key } = await createKey(cli.db, { org: 'bench', scope: 'ingest' });
   await cli.close();
