@@ -17,11 +17,13 @@ export function requestEncoding(request: FastifyRequest): Encoding {
   return PROTOBUF_TYPES.has(mediaType(request)) ? 'protobuf' : 'json';
 }
 
+export function unsupportedContentType(request: FastifyRequest): HttpError {
+  return new HttpError(415, `unsupported Content-Type "${mediaType(request)}": send application/x-protobuf or application/json`);
+}
+
 export function assertBodyType(request: FastifyRequest): void {
   const type = mediaType(request);
-  if (!PROTOBUF_TYPES.has(type) && !JSON_TYPES.has(type)) {
-    throw new HttpError(415, `unsupported Content-Type "${type}": send application/x-protobuf or application/json`);
-  }
+  if (!PROTOBUF_TYPES.has(type) && !JSON_TYPES.has(type)) throw unsupportedContentType(request);
 }
 
 const DECOMPRESSORS: Record<string, () => Transform> = {

@@ -10,7 +10,8 @@ import type { Rejection } from '../otlp/model.js';
 import { CONTENT_TYPES, encodeExportResponse } from '../otlp/reply.js';
 import { prepareSpans } from '../spend/records.js';
 import type { Metrics } from './metrics.js';
-import { assertBodyType, BODY_TYPES, decodedBody, requestEncoding } from './body.js';
+import { assertBodyType, BODY_TYPES, decodedBody, requestEncoding, unsupportedContentType } from './body.js';
+import { authorize } from './authorize.js';
 import { HttpError, RETRY_AFTER_SECONDS } from './errors.js';
 import type { KeyRateLimiter } from '../auth/rate-limit.js';
 
@@ -46,10 +47,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     // Bodies are read here only, as raw buffers; the decoders do the rest.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser(BODY_TYPES, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-    scope.addContentTypeParser('*', (req, _payload, done) => {
-      const type = req.headers['content-type'] ?? '';
-      done(new HttpError(415, `unsupported Content-Type "${type}": send application/x-protobuf or application/json`));
-    });
+    scope.addContentTypeParser('*', (req, _payload, done) => done(unsupportedContentType(req)));
 
     for (const url of INGEST_PATHS) {
       scope.route({
@@ -58,11 +56,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
         bodyLimit: deps.maxBodyBytes,
         // The key is checked before a byte of the body is read or inflated.
         onRequest: async (request) => {
-          const verdict = await deps.verifier.verify(request.headers.authorization, 'ingest');
-          if (!verdict.ok) throw new HttpError(verdict.status, verdict.message);
-          request.principal = verdict.principal;
-          const wait = deps.limiter.take(verdict.principal.keyId);
-          if (wait > 0) throw new HttpError(429, 'this API key is over its request rate; retry later', wait);
+          request.principal = await authorize(request, deps.verifier, deps.limiter, 'ingest');
           // Overload: refuse at once, before reading the body, rather than queue without bound.
           if (deps.writer.pending >= deps.maxPending) {
             throw new HttpError(503, 'the ledger is overloaded; retry later', RETRY_AFTER_SECONDS);

@@ -8,6 +8,7 @@ import { ParamError, parseReportParams } from '../reports/report-params.js';
 import { renderCsv, renderJson } from '../reports/render.js';
 import { spendReport } from '../reports/spend-report.js';
 import { HttpError } from './errors.js';
+import { authorize } from './authorize.js';
 import { orUnavailable } from '../ledger/unavailable.js';
 
 export interface ReadDeps {
@@ -21,15 +22,12 @@ type Query = Record<string, string | undefined>;
 /** Reports and exports over HTTP, for keys of scope `read`; a key only ever sees its own organisation. */
 export function registerReadRoutes(app: FastifyInstance, deps: ReadDeps): void {
   const authenticate = async (request: FastifyRequest): Promise<Principal> => {
-    const verdict = await deps.verifier.verify(request.headers.authorization, 'read');
-    if (!verdict.ok) throw new HttpError(verdict.status, verdict.message);
-    const wait = deps.limiter.take(verdict.principal.keyId);
-    if (wait > 0) throw new HttpError(429, 'this API key is over its request rate; retry later', wait);
+    const principal = await authorize(request, deps.verifier, deps.limiter, 'read');
     const org = (request.query as Query).org;
-    if (org !== undefined && org !== verdict.principal.org) {
-      throw new HttpError(403, `this key reads organisation "${verdict.principal.org}" only`);
+    if (org !== undefined && org !== principal.org) {
+      throw new HttpError(403, `this key reads organisation "${principal.org}" only`);
     }
-    return verdict.principal;
+    return principal;
   };
 
   app.get('/developer/v1/ai-usage/spend', async (request, reply) => {
