@@ -23,7 +23,7 @@ export async function rawCeiling(ledger: { databaseUrl?: string; dataDir: string
     const requests: WriteRequest[] = bodies.map((b) => ({ orgId, apiKeyId: key.id, records: prepareSpans(decodeJson(b), false).records }));
     const spans = requests.reduce((n, r) => n + r.records.length, 0);
     const perRequest = spans / requests.length;
-    const writer = new LedgerWriter(db.db, { maxItems: Math.max(1, Math.round(ROWS_PER_INSERT / perRequest)), maxWaitMs: 0, maxInFlight: 1 });
+    const writer = new LedgerWriter(db.bulkTransaction, { maxItems: Math.max(1, Math.round(ROWS_PER_INSERT / perRequest)), maxWaitMs: 0, maxInFlight: 1 });
     const started = performance.now();
     await Promise.all(requests.map((r) => writer.write(r)));
     const seconds = (performance.now() - started) / 1000;

@@ -3,14 +3,14 @@ import type { Config } from './config.js';
 import { KeyVerifier } from './auth/verifier.js';
 import { buildApp } from './http/app.js';
 import { Metrics } from './http/metrics.js';
-import { openDatabase, type LedgerDatabase } from './ledger/database.js';
+import { openDatabase, type OwnLedgerDatabase } from './ledger/database.js';
 import { LedgerWriter } from './ledger/ledger-writer.js';
 import { migrate } from './ledger/migrate.js';
 import { scheduleContentPurge } from './ledger/content-retention.js';
 
 export interface RunningServer {
   app: FastifyInstance;
-  ledger: LedgerDatabase;
+  ledger: OwnLedgerDatabase;
   writer: LedgerWriter;
   url: string;
   /** Stops taking requests, lets those in flight commit, then closes the ledger. */
@@ -33,7 +33,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   }
   const metrics = new Metrics();
   const writer = new LedgerWriter(
-    ledger.db,
+    ledger.bulkTransaction,
     {
       maxItems: config.LEDGER_BATCH_MAX_REQUESTS,
       maxWaitMs: config.LEDGER_BATCH_MAX_WAIT_MS,

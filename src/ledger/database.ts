@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import { pgliteDialect } from './pglite-dialect.js';
+import { pgliteDialect, sessionTurns } from './pglite-dialect.js';
+import { pgBulkTransaction, pgliteBulkTransaction, type RunBulkTransaction } from './bulk-transaction.js';
 import { acquireLock, lockHolder } from './data-dir-lock.js';
 import { bridgeAnswers, bridgeDialect, serveBridge } from './local-bridge.js';
 import type { DB } from './schema.js';
@@ -14,6 +15,12 @@ export interface LedgerDatabase {
   /** The pg pool, for saturation metrics; absent on PGlite. */
   pool?: pg.Pool;
   close(): Promise<void>;
+}
+
+/** A ledger this process opened itself (not through the bridge): the writer's transactions too. */
+export interface OwnLedgerDatabase extends LedgerDatabase {
+  /** A transaction with COPY, for the ledger writer. */
+  bulkTransaction: RunBulkTransaction;
 }
 
 export interface DatabaseOptions {
@@ -28,7 +35,7 @@ export interface DatabaseOptions {
 const INT8 = 20;
 const NUMERIC = 1700;
 
-export async function openDatabase(opts: DatabaseOptions): Promise<LedgerDatabase> {
+export async function openDatabase(opts: DatabaseOptions): Promise<OwnLedgerDatabase> {
   if (opts.databaseUrl) {
     const pool = new pg.Pool({
       connectionString: opts.databaseUrl,
@@ -44,7 +51,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<LedgerDatabas
     pool.on('error', () => {});
     pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
-    return { db, kind: 'postgres', pool, close: () => db.destroy() };
+    return { db, kind: 'postgres', pool, bulkTransaction: pgBulkTransaction(pool), close: () => db.destroy() };
   }
   const inMemory = opts.dataDir.startsWith('memory://');
   if (!inMemory) mkdirSync(opts.dataDir, { recursive: true });
@@ -55,14 +62,15 @@ export async function openDatabase(opts: DatabaseOptions): Promise<LedgerDatabas
       dataDir: opts.dataDir,
       parsers: { [INT8]: (v: string) => v, [NUMERIC]: (v: string) => v },
     });
-    const db = new Kysely<DB>({ dialect: pgliteDialect(client) });
+    const turn = sessionTurns();
+    const db = new Kysely<DB>({ dialect: pgliteDialect(client, turn) });
     const stopBridge = opts.serveLocalBridge && !inMemory ? await serveBridge(db, opts.dataDir) : async () => {};
     const close = async () => {
       await stopBridge();
       await db.destroy();
       unlock();
     };
-    return { db, kind: 'pglite', close };
+    return { db, kind: 'pglite', bulkTransaction: pgliteBulkTransaction(client, turn), close };
   } catch (err) {
     unlock();
     throw err;

@@ -1,7 +1,7 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Attributes, OtlpSpan } from '../otlp/model.js';
 import type { Usage } from '../spend/extract.js';
-import type { DB } from './schema.js';
+import type { BulkTransaction, RunBulkTransaction } from './bulk-transaction.js';
+import { copyField, copyJson, copyLine, nanosToTimestamptz } from './copy-text.js';
 import { GroupCommit, type FlushOutcome, type GroupCommitOptions } from './group-commit.js';
 import { orUnavailable } from './unavailable.js';
 
@@ -21,13 +21,13 @@ export interface WriteRequest {
 
 /**
  * Writes requests to the ledger with group commit: concurrent requests share one transaction of
- * multi-row statements, and each caller returns only after the commit that holds its spans.
+ * COPY statements, and each caller returns only after the commit that holds its spans.
  */
 export class LedgerWriter {
   readonly #group: GroupCommit<WriteRequest>;
 
   constructor(
-    private readonly db: Kysely<DB>,
+    private readonly transaction: RunBulkTransaction,
     opts: GroupCommitOptions,
     private readonly observe: (seconds: number, requests: number) => void = () => {},
   ) {
@@ -50,13 +50,14 @@ export class LedgerWriter {
   async #commit(batch: WriteRequest[]): Promise<FlushOutcome> {
     const started = performance.now();
     try {
-      await writeBatch(this.db, toRows(batch));
+      await this.transaction((tx) => writeBatch(tx, batch));
     } catch (err) {
-      if (batch.length === 1 || !isDataError(err)) throw err;
-      // The data of one request broke the batch: write each alone, so only that one fails.
+      if (batch.length === 1 || !isWorthSplitting(err)) throw err;
+      // One request's data (or its race with another batch) broke the batch: write each alone, so
+      // that only the request at fault fails.
       const errors: unknown[] = [];
       for (const request of batch) {
-        errors.push(await writeBatch(this.db, toRows([request])).then(() => undefined, (e: unknown) => e));
+        errors.push(await this.transaction((tx) => writeBatch(tx, [request])).then(() => undefined, (e: unknown) => e));
       }
       return errors;
     } finally {
@@ -67,124 +68,94 @@ export class LedgerWriter {
 
 /**
  * A Postgres error caused by the data written (SQLSTATE class 22 data exception, 23 integrity
- * violation, 54 program limit): worth retrying request by request. Connection failures and the
- * like are not, they would fail every request again.
+ * violation, 54 program limit) or by a clash with a concurrent batch (40: deadlock, serialization):
+ * worth retrying request by request. Connection failures and the like are not, they would fail
+ * every request again.
  */
-function isDataError(err: unknown): boolean {
+function isWorthSplitting(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && /^(22|23|54)[0-9A-Z]{3}$/.test(code);
+  return typeof code === 'string' && /^(22|23|40|54)[0-9A-Z]{3}$/.test(code);
 }
 
-interface Rows {
+const SPAN_COLUMNS = [
+  'org_id', 'trace_id', 'span_id', 'parent_span_id', 'api_key_id', 'name', 'kind',
+  'start_time_unix_nano', 'end_time_unix_nano', 'started_at', 'ended_at', 'status_code',
+  'status_message', 'trace_state', 'flags', 'attributes', 'events', 'links', 'dropped', 'resource', 'scope',
+] as const;
+
+const USAGE_COLUMNS = [
+  'org_id', 'trace_id', 'span_id', 'parent_span_id', 'role', 'generation_id', 'started_at', 'ended_at',
+  'latency_ms', 'model', 'provider', 'input_tokens', 'output_tokens', 'total_tokens',
+  'cached_input_tokens', 'reasoning_tokens', 'cost_usd', 'status', 'user_id', 'session_id',
+  'api_key_name', 'trace_name', 'metadata',
+] as const;
+
+const CONTENT_COLUMNS = ['org_id', 'trace_id', 'span_id', 'attributes', 'events'] as const;
+
+/**
+ * One batch as one transaction: lock the touched traces, learn which of the batch's spans and
+ * generations the ledger already holds, append the rest with COPY, mark roll-ups.
+ *
+ * COPY has no ON CONFLICT, so duplicates are left out beforehand. That is exact: every writer
+ * holds the trace's lock while it adds spans to the trace, so no other transaction can add one of
+ * these spans meanwhile. A generation id re-sent in another trace is outside those locks; should
+ * two batches race on one, the unique index refuses the second, and its requests are retried one
+ * by one, now seeing the first.
+ */
+async function writeBatch(tx: BulkTransaction, batch: WriteRequest[]): Promise<void> {
+  const keys = batchKeys(batch);
+  await tx.query('SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k ORDER BY k', [keys.lockKeys]);
+  const held = await tx.query<{ kind: 'span' | 'generation'; org_id: string; id: string; sub: string | null }>(
+    // LATERAL … LIMIT 1 keeps this a probe of the primary key per row: a join would let the
+    // planner hash a whole table that is still small.
+    `SELECT 'span' AS kind, k.org_id::text, k.trace_id AS id, k.span_id AS sub
+       FROM unnest($1::bigint[], $2::text[], $3::text[]) AS k(org_id, trace_id, span_id)
+       CROSS JOIN LATERAL (SELECT FROM spans s
+         WHERE s.org_id = k.org_id AND s.trace_id = k.trace_id AND s.span_id = k.span_id LIMIT 1) AS s
+     UNION ALL
+     SELECT 'generation', g.org_id::text, g.generation_id, NULL
+       FROM unnest($4::bigint[], $5::text[]) AS g(org_id, generation_id)
+       CROSS JOIN LATERAL (SELECT FROM span_usage u
+         WHERE u.org_id = g.org_id AND u.generation_id = g.generation_id LIMIT 1) AS u`,
+    [keys.spans.orgIds, keys.spans.traceIds, keys.spans.spanIds, keys.generations.orgIds, keys.generations.ids],
+  );
+  const rows = newRows(batch, held);
+  if (rows.spans) await tx.copyIn('spans', SPAN_COLUMNS, rows.spans);
+  if (rows.usage) await tx.copyIn('span_usage', USAGE_COLUMNS, rows.usage);
+  if (rows.content) await tx.copyIn('span_content', CONTENT_COLUMNS, rows.content);
+  await markRollups(tx, keys.traces);
+}
+
+interface BatchKeys {
   traces: { orgIds: string[]; traceIds: string[] };
-  /** One advisory-lock key per touched trace, ascending. */
+  spans: { orgIds: string[]; traceIds: string[]; spanIds: string[] };
+  /** One advisory-lock key per touched trace, ascending, so that transactions lock in one order. */
   lockKeys: string[];
-  spans: Record<string, unknown>[];
-  usage: Record<string, unknown>[];
-  content: Record<string, unknown>[];
+  generations: { orgIds: string[]; ids: string[] };
 }
 
-/** Flat rows, sorted by key so that concurrent transactions lock in one order (no deadlocks). */
-function toRows(batch: WriteRequest[]): Rows {
-  const records = batch.flatMap((req) => req.records.map((r) => ({ req, r })));
-  records.sort((x, y) => compareKeys(x.req.orgId, x.r.span, y.req.orgId, y.r.span));
+function batchKeys(batch: WriteRequest[]): BatchKeys {
   const traces = new Map<string, { orgId: string; traceId: string }>();
-  const rows: Rows = { traces: { orgIds: [], traceIds: [] }, lockKeys: [], spans: [], usage: [], content: [] };
-  for (const { req, r } of records) {
-    const s = r.span;
-    traces.set(`${req.orgId}/${s.traceId}`, { orgId: req.orgId, traceId: s.traceId });
-    rows.spans.push({
-      org_id: req.orgId,
-      trace_id: s.traceId,
-      span_id: s.spanId,
-      parent_span_id: s.parentSpanId,
-      api_key_id: req.apiKeyId,
-      name: s.name,
-      kind: s.kind,
-      start_ns: s.startTimeUnixNano,
-      end_ns: s.endTimeUnixNano,
-      status_code: s.statusCode,
-      status_message: s.statusMessage,
-      trace_state: s.traceState,
-      flags: s.flags,
-      attributes: s.attributes,
-      events: s.events,
-      links: s.links,
-      dropped: {
-        attributes: s.droppedAttributesCount,
-        events: s.droppedEventsCount,
-        links: s.droppedLinksCount,
-      },
-      resource: s.resource,
-      scope: s.scope,
-    });
-    if (r.usage) {
-      const u = r.usage;
-      rows.usage.push({
-        org_id: req.orgId,
-        trace_id: s.traceId,
-        span_id: s.spanId,
-        parent_span_id: s.parentSpanId,
-        role: u.role,
-        generation_id: u.generationId,
-        start_ns: s.startTimeUnixNano,
-        end_ns: s.endTimeUnixNano,
-        latency_ms: u.latencyMs,
-        model: u.model,
-        provider: u.provider,
-        input_tokens: u.inputTokens,
-        output_tokens: u.outputTokens,
-        total_tokens: u.totalTokens,
-        cached_input_tokens: u.cachedInputTokens,
-        reasoning_tokens: u.reasoningTokens,
-        cost_usd: u.costUsd,
-        status: u.status,
-        user_id: u.userId,
-        session_id: u.sessionId,
-        api_key_name: u.apiKeyName,
-        trace_name: u.traceName,
-        metadata: u.metadata,
-      });
-    }
-    if (r.content) {
-      rows.content.push({
-        org_id: req.orgId,
-        trace_id: s.traceId,
-        span_id: s.spanId,
-        attributes: r.content.attributes,
-        events: r.content.events,
-      });
+  const generations = new Map<string, { orgId: string; id: string }>();
+  const spans: BatchKeys['spans'] = { orgIds: [], traceIds: [], spanIds: [] };
+  for (const req of batch) {
+    for (const r of req.records) {
+      spans.orgIds.push(req.orgId);
+      spans.traceIds.push(r.span.traceId);
+      spans.spanIds.push(r.span.spanId);
+      traces.set(`${req.orgId}/${r.span.traceId}`, { orgId: req.orgId, traceId: r.span.traceId });
+      const id = r.usage?.generationId;
+      if (id) generations.set(`${req.orgId}/${id}`, { orgId: req.orgId, id });
     }
   }
-  for (const t of traces.values()) {
-    rows.traces.orgIds.push(t.orgId);
-    rows.traces.traceIds.push(t.traceId);
-  }
-  rows.lockKeys = [...new Set([...traces.values()].map((t) => lockKey(t.orgId, t.traceId)))].sort((a, b) =>
-    BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0,
-  );
-  return rows;
-}
-
-function compareKeys(orgA: string, a: OtlpSpan, orgB: string, b: OtlpSpan): number {
-  return (
-    Number(BigInt(orgA) - BigInt(orgB)) ||
-    (a.traceId < b.traceId ? -1 : a.traceId > b.traceId ? 1 : 0) ||
-    (a.spanId < b.spanId ? -1 : a.spanId > b.spanId ? 1 : 0)
-  );
-}
-
-/** Nanoseconds since the epoch to timestamptz, exact to the microsecond. */
-const nanosToTimestamp = (column: string) =>
-  sql.raw(`(timestamptz 'epoch' + (x.${column} / 1000) * interval '1 microsecond')`);
-
-/** One batch as one transaction: trace locks, the inserts, roll-up marking. */
-async function writeBatch(db: Kysely<DB>, rows: Rows): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    await lockTraces(trx, rows.lockKeys);
-    await insertRows(trx, rows);
-    await markRollups(trx, rows.traces);
-  });
+  const lockKeys = [...new Set([...traces.values()].map((t) => lockKey(t.orgId, t.traceId)))];
+  lockKeys.sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0));
+  return {
+    traces: { orgIds: [...traces.values()].map((t) => t.orgId), traceIds: [...traces.values()].map((t) => t.traceId) },
+    spans,
+    lockKeys,
+    generations: { orgIds: [...generations.values()].map((g) => g.orgId), ids: [...generations.values()].map((g) => g.id) },
+  };
 }
 
 /** A trace's advisory-lock key: 64 bits of its (random) trace id, mixed with the organisation. */
@@ -193,53 +164,97 @@ function lockKey(orgId: string, traceId: string): string {
 }
 
 /**
- * Transactions touching the same trace take turns, so that a parent and its child arriving in two
- * concurrent requests still see each other when roll-ups are marked.
+ * Ids (checked hex), organisation ids, key ids and enums go into COPY as they are; free text
+ * through copyField. The batch's rows in COPY text, less what the ledger already holds and less repeats within the
+ * batch (the first one counts): a span stored once, a generation counted once per organisation.
+ * Empty strings where a table gets no rows.
  */
-async function lockTraces(trx: Transaction<DB>, keys: string[]): Promise<void> {
-  await sql`SELECT pg_advisory_xact_lock(k) FROM unnest(${keys}::bigint[]) AS k ORDER BY k`.execute(trx);
+function newRows(
+  batch: WriteRequest[],
+  held: { kind: 'span' | 'generation'; org_id: string; id: string; sub: string | null }[],
+): { spans: string; usage: string; content: string } {
+  const spanKeys = new Set<string>();
+  const generationKeys = new Set<string>();
+  for (const h of held) (h.kind === 'span' ? spanKeys : generationKeys).add(`${h.org_id}/${h.id}/${h.sub ?? ''}`);
+  let spans = '';
+  let usage = '';
+  let content = '';
+  for (const req of batch) {
+    for (const r of req.records) {
+      const s = r.span;
+      const spanKey = `${req.orgId}/${s.traceId}/${s.spanId}`;
+      if (spanKeys.has(spanKey)) continue;
+      spanKeys.add(spanKey);
+      const startedAt = nanosToTimestamptz(s.startTimeUnixNano);
+      const endedAt = nanosToTimestamptz(s.endTimeUnixNano);
+      spans += spanLine(req, s, startedAt, endedAt);
+      if (r.usage) {
+        const generationKey = r.usage.generationId === null ? null : `${req.orgId}/${r.usage.generationId}/`;
+        if (generationKey === null || !generationKeys.has(generationKey)) {
+          if (generationKey !== null) generationKeys.add(generationKey);
+          usage += usageLine(req.orgId, s, r.usage, startedAt, endedAt);
+        }
+      }
+      if (r.content) {
+        content += copyLine([req.orgId, s.traceId, s.spanId, copyJson(r.content.attributes), copyJson(r.content.events)]);
+      }
+    }
+  }
+  return { spans, usage, content };
 }
 
-/** Spans, their usage and their content, in one statement (one round trip, one plan). */
-async function insertRows(trx: Transaction<DB>, rows: Rows): Promise<void> {
-  await sql`WITH
-    s AS (
-      INSERT INTO spans (org_id, trace_id, span_id, parent_span_id, api_key_id, name, kind,
-        start_time_unix_nano, end_time_unix_nano, started_at, ended_at, status_code, status_message,
-        trace_state, flags, attributes, events, links, dropped, resource, scope)
-      SELECT x.org_id, x.trace_id, x.span_id, x.parent_span_id, x.api_key_id, x.name, x.kind,
-        x.start_ns, x.end_ns, ${nanosToTimestamp('start_ns')}, ${nanosToTimestamp('end_ns')},
-        x.status_code, x.status_message, x.trace_state, x.flags, x.attributes, x.events, x.links,
-        x.dropped, x.resource, x.scope
-      FROM json_to_recordset(${JSON.stringify(rows.spans)}::json) AS x(org_id bigint, trace_id text,
-        span_id text, parent_span_id text, api_key_id uuid, name text, kind smallint, start_ns bigint,
-        end_ns bigint, status_code smallint, status_message text, trace_state text, flags bigint,
-        attributes json, events json, links json, dropped json, resource json, scope json)
-      ON CONFLICT DO NOTHING),
-    u AS (
-      INSERT INTO span_usage (org_id, trace_id, span_id, parent_span_id, role, generation_id,
-        started_at, ended_at, latency_ms, model, provider, input_tokens, output_tokens, total_tokens,
-        cached_input_tokens, reasoning_tokens, cost_usd, status, user_id, session_id, api_key_name,
-        trace_name, metadata)
-      SELECT x.org_id, x.trace_id, x.span_id, x.parent_span_id, x.role, x.generation_id,
-        ${nanosToTimestamp('start_ns')}, ${nanosToTimestamp('end_ns')}, x.latency_ms, x.model,
-        x.provider, x.input_tokens, x.output_tokens, x.total_tokens, x.cached_input_tokens,
-        x.reasoning_tokens, x.cost_usd, x.status, x.user_id, x.session_id, x.api_key_name,
-        x.trace_name, x.metadata
-      FROM json_to_recordset(${JSON.stringify(rows.usage)}::json) AS x(org_id bigint, trace_id text,
-        span_id text, parent_span_id text, role text, generation_id text, start_ns bigint,
-        end_ns bigint, latency_ms numeric, model text, provider text, input_tokens bigint,
-        output_tokens bigint, total_tokens bigint, cached_input_tokens bigint, reasoning_tokens bigint,
-        cost_usd numeric, status text, user_id text, session_id text, api_key_name text,
-        trace_name text, metadata jsonb)
-      ON CONFLICT DO NOTHING),
-    c AS (
-      INSERT INTO span_content (org_id, trace_id, span_id, attributes, events)
-      SELECT x.org_id, x.trace_id, x.span_id, x.attributes, x.events
-      FROM json_to_recordset(${JSON.stringify(rows.content)}::json) AS x(org_id bigint, trace_id text,
-        span_id text, attributes json, events json)
-      ON CONFLICT DO NOTHING)
-    SELECT 1`.execute(trx);
+function spanLine(req: WriteRequest, s: OtlpSpan, startedAt: string, endedAt: string): string {
+  return copyLine([
+    req.orgId,
+    s.traceId,
+    s.spanId,
+    copyField(s.parentSpanId),
+    req.apiKeyId,
+    copyField(s.name),
+    String(s.kind),
+    s.startTimeUnixNano,
+    s.endTimeUnixNano,
+    startedAt,
+    endedAt,
+    String(s.statusCode),
+    copyField(s.statusMessage),
+    copyField(s.traceState),
+    String(s.flags),
+    copyJson(s.attributes),
+    copyJson(s.events),
+    copyJson(s.links),
+    copyJson({ attributes: s.droppedAttributesCount, events: s.droppedEventsCount, links: s.droppedLinksCount }),
+    copyJson(s.resource),
+    copyJson(s.scope),
+  ]);
+}
+
+function usageLine(orgId: string, s: OtlpSpan, u: Usage, startedAt: string, endedAt: string): string {
+  return copyLine([
+    orgId,
+    s.traceId,
+    s.spanId,
+    copyField(s.parentSpanId),
+    u.role,
+    copyField(u.generationId),
+    startedAt,
+    endedAt,
+    u.latencyMs,
+    copyField(u.model),
+    copyField(u.provider),
+    copyField(u.inputTokens),
+    copyField(u.outputTokens),
+    copyField(u.totalTokens),
+    copyField(u.cachedInputTokens),
+    copyField(u.reasoningTokens),
+    copyField(u.costUsd),
+    u.status,
+    copyField(u.userId),
+    copyField(u.sessionId),
+    copyField(u.apiKeyName),
+    copyField(u.traceName),
+    copyJson(u.metadata),
+  ]);
 }
 
 /**
@@ -247,9 +262,10 @@ async function insertRows(trx: Transaction<DB>, rows: Rows): Promise<void> {
  * generation. Walks up from every usage span of the touched traces, so the answer is the same
  * whichever order parents and children arrive in.
  */
-async function markRollups(trx: Transaction<DB>, traces: Rows['traces']): Promise<void> {
-  await sql`WITH RECURSIVE touched AS (
-      SELECT * FROM unnest(${traces.orgIds}::bigint[], ${traces.traceIds}::text[]) AS t(org_id, trace_id)
+async function markRollups(tx: BulkTransaction, traces: BatchKeys['traces']): Promise<void> {
+  await tx.query(
+    `WITH RECURSIVE touched AS (
+      SELECT * FROM unnest($1::bigint[], $2::text[]) AS t(org_id, trace_id)
     ), up(org_id, trace_id, ancestor, depth) AS (
       SELECT u.org_id, u.trace_id, u.parent_span_id, 1
       FROM span_usage u JOIN touched t ON t.org_id = u.org_id AND t.trace_id = u.trace_id
@@ -263,5 +279,7 @@ async function markRollups(trx: Transaction<DB>, traces: Rows['traces']): Promis
     UPDATE span_usage u SET has_usage_below = true
     FROM up
     WHERE u.org_id = up.org_id AND u.trace_id = up.trace_id AND u.span_id = up.ancestor
-      AND NOT u.has_usage_below`.execute(trx);
+      AND NOT u.has_usage_below`,
+    [traces.orgIds, traces.traceIds],
+  );
 }

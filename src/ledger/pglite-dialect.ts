@@ -8,24 +8,36 @@ import { postgresDialect, SqlTransactionDriver } from './kysely-driver-base.js';
  * statements in the same session and commit each other's work. (kysely-pglite 0.6 shares the
  * session unguarded, and pins an older kysely, so this small driver replaces it.)
  */
-export function pgliteDialect(client: PGlite): Dialect {
-  return postgresDialect(() => new PGliteDriver(client));
+export function pgliteDialect(client: PGlite, turn: () => Promise<() => void>): Dialect {
+  return postgresDialect(() => new PGliteDriver(client, turn));
+}
+
+/**
+ * Turns at PGlite's one session, first come first served: resolves when the caller's turn has come,
+ * with the function that ends it.
+ */
+export function sessionTurns(): () => Promise<() => void> {
+  let queue: Promise<void> = Promise.resolve();
+  return async () => {
+    let release!: () => void;
+    const done = new Promise<void>((resolve) => (release = resolve));
+    const previous = queue;
+    queue = previous.then(() => done);
+    await previous;
+    return release;
+  };
 }
 
 class PGliteDriver extends SqlTransactionDriver {
-  #queue: Promise<void> = Promise.resolve();
-
-  constructor(private readonly client: PGlite) {
+  constructor(
+    private readonly client: PGlite,
+    private readonly turn: () => Promise<() => void>,
+  ) {
     super();
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
-    let release!: () => void;
-    const turn = new Promise<void>((resolve) => (release = resolve));
-    const previous = this.#queue;
-    this.#queue = previous.then(() => turn);
-    await previous;
-    return new PGliteConnection(this.client, release);
+    return new PGliteConnection(this.client, await this.turn());
   }
 
   async releaseConnection(connection: DatabaseConnection): Promise<void> {

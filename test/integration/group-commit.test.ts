@@ -24,7 +24,7 @@ function request(generationId: string): WriteRequest {
 describe('group commit', () => {
   it('writes concurrent requests together, each acknowledged once its batch committed', async () => {
     const batches: number[] = [];
-    const writer = new LedgerWriter(server.ledger.db, { maxItems: 64, maxWaitMs: 20, maxInFlight: 1 }, (_s, n) => batches.push(n));
+    const writer = new LedgerWriter(server.ledger.bulkTransaction, { maxItems: 64, maxWaitMs: 20, maxInFlight: 1 }, (_s, n) => batches.push(n));
     await Promise.all(Array.from({ length: 40 }, (_, i) => writer.write(request(`gen-gc-${i}`))));
     expect(batches.reduce((a, b) => a + b, 0)).toBe(40);
     expect(batches.length).toBeLessThan(10);
@@ -33,7 +33,7 @@ describe('group commit', () => {
   });
 
   it('when one request’s data breaks its batch, only that request fails', async () => {
-    const writer = new LedgerWriter(server.ledger.db, { maxItems: 64, maxWaitMs: 50, maxInFlight: 1 });
+    const writer = new LedgerWriter(server.ledger.bulkTransaction, { maxItems: 64, maxWaitMs: 50, maxInFlight: 1 });
     const poison = request('gen-poison');
     // Past every check of the decoder, a value the ledger's constraints refuse.
     (poison.records[0]!.usage as { status: string }).status = 'maybe';
@@ -43,5 +43,37 @@ describe('group commit', () => {
     expect(stored.map((r) => r.generation_id)).toEqual(['gen-ok-1', 'gen-ok-2']);
     const [spans] = await server.query<{ n: string }>(`SELECT count(*)::text AS n FROM spans WHERE resource->'attributes'->>'openrouter.trace.id' = 'gen-poison'`);
     expect(spans!.n).toBe('0');
+  });
+
+  it('within one batch, stores a repeated span once and counts a generation sent under two span ids once', async () => {
+    const writer = new LedgerWriter(server.ledger.bulkTransaction, { maxItems: 64, maxWaitMs: 50, maxInFlight: 1 });
+    const batches: Promise<void>[] = [];
+    const first = request('gen-gc-dup');
+    const again = request('gen-gc-dup');
+    // The same request twice (a sender's retry racing the original) and the generation re-sent
+    // under new span ids, all in one batch.
+    batches.push(writer.write(first), writer.write({ ...first }), writer.write(again));
+    await Promise.all(batches);
+    const [counts] = await server.query<{ spans: string; generations: string; usd: string }>(`
+      SELECT (SELECT count(*) FROM spans WHERE resource->'attributes'->>'openrouter.trace.id' = 'gen-gc-dup')::text AS spans,
+             (SELECT count(*) FROM generations WHERE generation_id = 'gen-gc-dup')::text AS generations,
+             (SELECT sum(cost_usd) FROM generations WHERE generation_id = 'gen-gc-dup')::text AS usd`);
+    expect(counts).toEqual({ spans: '6', generations: '1', usd: '0.01' });
+  });
+
+  it('keeps text with tabs, line breaks and backslashes exactly as sent', async () => {
+    const writer = new LedgerWriter(server.ledger.bulkTransaction, { maxItems: 64, maxWaitMs: 0, maxInFlight: 1 });
+    const awkward = 'tab\there\\n\nnew\nline\r\nCRLF \\N \\ end\\';
+    const req = request('gen-gc-text');
+    const root = req.records[0]!;
+    root.span.name = awkward;
+    root.span.statusMessage = awkward;
+    root.span.attributes['note'] = awkward;
+    root.usage!.userId = awkward;
+    await writer.write(req);
+    const [row] = await server.query<{ name: string; status_message: string; note: string; user_id: string }>(`
+      SELECT s.name, s.status_message, s.attributes->>'note' AS note, u.user_id
+      FROM spans s JOIN span_usage u USING (org_id, trace_id, span_id) WHERE u.generation_id = 'gen-gc-text'`);
+    expect(row).toEqual({ name: awkward, status_message: awkward, note: awkward, user_id: awkward });
   });
 });

@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { copyField, copyJson, copyLine, nanosToTimestamptz } from '../../src/ledger/copy-text.js';
+
+describe('COPY text format', () => {
+  it('escapes exactly the characters COPY treats specially', () => {
+    expect(copyField('plain text, "quotes" and ümlauts')).toBe('plain text, "quotes" and ümlauts');
+    expect(copyField('a\tb\nc\rd\\e')).toBe('a\\tb\\nc\\rd\\\\e');
+    expect(copyField('\\N')).toBe('\\\\N');
+    expect(copyField(null)).toBe('\\N');
+    expect(copyField(42)).toBe('42');
+  });
+
+  it('writes JSON with its backslashes doubled and nothing else changed', () => {
+    expect(copyJson({ k: 'line\nbreak "quoted" back\\slash\ttab' })).toBe('{"k":"line\\\\nbreak \\\\"quoted\\\\" back\\\\\\\\slash\\\\ttab"}');
+    expect(copyJson([1, null, true])).toBe('[1,null,true]');
+    expect(copyLine(['1', '\\N', 'x'])).toBe('1\t\\N\tx\n');
+  });
+
+  it('turns nanoseconds into a timestamp exact to the microsecond, truncating like Postgres', () => {
+    expect(nanosToTimestamptz('0')).toBe('1970-01-01T00:00:00.000000+00');
+    expect(nanosToTimestamptz('999')).toBe('1970-01-01T00:00:00.000000+00');
+    expect(nanosToTimestamptz('1234567')).toBe('1970-01-01T00:00:00.001234+00');
+    expect(nanosToTimestamptz('1790000002443123999')).toBe('2026-09-21T14:13:22.443123+00');
+    expect(nanosToTimestamptz('9223372036854775807')).toBe('2262-04-11T23:47:16.854775+00');
+  });
+});
