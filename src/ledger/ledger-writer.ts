@@ -1,6 +1,6 @@
 import type { Attributes, OtlpSpan } from '../otlp/model.js';
 import type { Usage } from '../spend/extract.js';
-import type { BulkTransaction, RunBulkTransaction } from './bulk-transaction.js';
+import type { BulkStatements, BulkTransaction, RunBulkTransaction } from './bulk-transaction.js';
 import { copyField, copyJson, copyLine, nanosToTimestamptz } from './copy-text.js';
 import { GroupCommit, type FlushOutcome, type GroupCommitOptions } from './group-commit.js';
 import { orUnavailable } from './unavailable.js';
@@ -50,20 +50,37 @@ export class LedgerWriter {
   async #commit(batch: WriteRequest[]): Promise<FlushOutcome> {
     const started = performance.now();
     try {
-      await this.transaction((tx) => writeBatch(tx, batch));
+      await this.#write(batch);
     } catch (err) {
       if (batch.length === 1 || !isWorthSplitting(err)) throw err;
       // One request's data (or its race with another batch) broke the batch: write each alone, so
       // that only the request at fault fails.
       const errors: unknown[] = [];
-      for (const request of batch) {
-        errors.push(await this.transaction((tx) => writeBatch(tx, [request])).then(() => undefined, (e: unknown) => e));
-      }
+      for (const request of batch) errors.push(await this.#write([request]).then(() => undefined, (e: unknown) => e));
       return errors;
     } finally {
       this.observe((performance.now() - started) / 1000, batch.length);
     }
   }
+
+  /**
+   * Fresh spans, the usual case, go straight in. Should the ledger already hold one (a sender's
+   * retry), the unique index refuses the batch and it is written again, this time leaving out
+   * what the ledger holds.
+   */
+  async #write(batch: WriteRequest[]): Promise<void> {
+    const statements = lockAndRollupStatements(batchKeys(batch));
+    try {
+      await this.transaction(statements, (tx) => writeBatch(tx, batch, false));
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      await this.transaction(statements, (tx) => writeBatch(tx, batch, true));
+    }
+  }
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: unknown }).code === '23505';
 }
 
 /**
@@ -93,19 +110,41 @@ const USAGE_COLUMNS = [
 const CONTENT_COLUMNS = ['org_id', 'trace_id', 'span_id', 'attributes', 'events'] as const;
 
 /**
- * One batch as one transaction: lock the touched traces, learn which of the batch's spans and
- * generations the ledger already holds, append the rest with COPY, mark roll-ups.
+ * One batch as one transaction: lock the touched traces (opening), append the rows with COPY,
+ * mark roll-ups (closing). `careful`: first learn which of the batch's spans and generations the
+ * ledger already holds, and leave them out.
  *
- * COPY has no ON CONFLICT, so duplicates are left out beforehand. That is exact: every writer
+ * COPY has no ON CONFLICT, so duplicates must be left out beforehand. That is exact: every writer
  * holds the trace's lock while it adds spans to the trace, so no other transaction can add one of
  * these spans meanwhile. A generation id re-sent in another trace is outside those locks; should
  * two batches race on one, the unique index refuses the second, and its requests are retried one
  * by one, now seeing the first.
  */
-async function writeBatch(tx: BulkTransaction, batch: WriteRequest[]): Promise<void> {
-  const keys = batchKeys(batch);
-  await tx.query('SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k ORDER BY k', [keys.lockKeys]);
-  const held = await tx.query<{ kind: 'span' | 'generation'; org_id: string; id: string; sub: string | null }>(
+async function writeBatch(tx: BulkTransaction, batch: WriteRequest[], careful: boolean): Promise<void> {
+  const held = careful ? await heldKeys(tx, batch) : [];
+  const rows = newRows(batch, held);
+  if (rows.spans) await tx.copyIn('spans', SPAN_COLUMNS, rows.spans);
+  if (rows.usage) await tx.copyIn('span_usage', USAGE_COLUMNS, rows.usage);
+  if (rows.content) await tx.copyIn('span_content', CONTENT_COLUMNS, rows.content);
+}
+
+type HeldKey = { kind: 'span' | 'generation'; org_id: string; id: string; sub: string | null };
+
+function heldKeys(tx: BulkTransaction, batch: WriteRequest[]): Promise<HeldKey[]> {
+  const spans = { orgIds: [] as string[], traceIds: [] as string[], spanIds: [] as string[] };
+  const generations = { orgIds: [] as string[], ids: [] as string[] };
+  for (const req of batch) {
+    for (const r of req.records) {
+      spans.orgIds.push(req.orgId);
+      spans.traceIds.push(r.span.traceId);
+      spans.spanIds.push(r.span.spanId);
+      if (r.usage?.generationId) {
+        generations.orgIds.push(req.orgId);
+        generations.ids.push(r.usage.generationId);
+      }
+    }
+  }
+  return tx.query<HeldKey>(
     // LATERAL … LIMIT 1 keeps this a probe of the primary key per row: a join would let the
     // planner hash a whole table that is still small.
     `SELECT 'span' AS kind, k.org_id::text, k.trace_id AS id, k.span_id AS sub
@@ -117,44 +156,26 @@ async function writeBatch(tx: BulkTransaction, batch: WriteRequest[]): Promise<v
        FROM unnest($4::bigint[], $5::text[]) AS g(org_id, generation_id)
        CROSS JOIN LATERAL (SELECT FROM span_usage u
          WHERE u.org_id = g.org_id AND u.generation_id = g.generation_id LIMIT 1) AS u`,
-    [keys.spans.orgIds, keys.spans.traceIds, keys.spans.spanIds, keys.generations.orgIds, keys.generations.ids],
+    [spans.orgIds, spans.traceIds, spans.spanIds, generations.orgIds, generations.ids],
   );
-  const rows = newRows(batch, held);
-  if (rows.spans) await tx.copyIn('spans', SPAN_COLUMNS, rows.spans);
-  if (rows.usage) await tx.copyIn('span_usage', USAGE_COLUMNS, rows.usage);
-  if (rows.content) await tx.copyIn('span_content', CONTENT_COLUMNS, rows.content);
-  await markRollups(tx, keys.traces);
 }
 
 interface BatchKeys {
   traces: { orgIds: string[]; traceIds: string[] };
-  spans: { orgIds: string[]; traceIds: string[]; spanIds: string[] };
   /** One advisory-lock key per touched trace, ascending, so that transactions lock in one order. */
   lockKeys: string[];
-  generations: { orgIds: string[]; ids: string[] };
 }
 
 function batchKeys(batch: WriteRequest[]): BatchKeys {
   const traces = new Map<string, { orgId: string; traceId: string }>();
-  const generations = new Map<string, { orgId: string; id: string }>();
-  const spans: BatchKeys['spans'] = { orgIds: [], traceIds: [], spanIds: [] };
   for (const req of batch) {
-    for (const r of req.records) {
-      spans.orgIds.push(req.orgId);
-      spans.traceIds.push(r.span.traceId);
-      spans.spanIds.push(r.span.spanId);
-      traces.set(`${req.orgId}/${r.span.traceId}`, { orgId: req.orgId, traceId: r.span.traceId });
-      const id = r.usage?.generationId;
-      if (id) generations.set(`${req.orgId}/${id}`, { orgId: req.orgId, id });
-    }
+    for (const r of req.records) traces.set(`${req.orgId}/${r.span.traceId}`, { orgId: req.orgId, traceId: r.span.traceId });
   }
   const lockKeys = [...new Set([...traces.values()].map((t) => lockKey(t.orgId, t.traceId)))];
   lockKeys.sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0));
   return {
     traces: { orgIds: [...traces.values()].map((t) => t.orgId), traceIds: [...traces.values()].map((t) => t.traceId) },
-    spans,
     lockKeys,
-    generations: { orgIds: [...generations.values()].map((g) => g.orgId), ids: [...generations.values()].map((g) => g.id) },
   };
 }
 
@@ -169,10 +190,7 @@ function lockKey(orgId: string, traceId: string): string {
  * batch (the first one counts): a span stored once, a generation counted once per organisation.
  * Empty strings where a table gets no rows.
  */
-function newRows(
-  batch: WriteRequest[],
-  held: { kind: 'span' | 'generation'; org_id: string; id: string; sub: string | null }[],
-): { spans: string; usage: string; content: string } {
+function newRows(batch: WriteRequest[], held: HeldKey[]): { spans: string; usage: string; content: string } {
   const spanKeys = new Set<string>();
   const generationKeys = new Set<string>();
   for (const h of held) (h.kind === 'span' ? spanKeys : generationKeys).add(`${h.org_id}/${h.id}/${h.sub ?? ''}`);
@@ -258,14 +276,36 @@ function usageLine(orgId: string, s: OtlpSpan, u: Usage, startedAt: string, ende
 }
 
 /**
+ * The statements around a batch's rows, with the batch's keys inlined as literals (they are sent
+ * without parameters). Only checked values are inlined: decimal organisation ids and lock keys,
+ * and trace ids the decoder has checked to be 32 hex digits — asserted again here, since a slip
+ * would be an injection.
+ */
+function lockAndRollupStatements(keys: BatchKeys): BulkStatements {
+  const lockKeys = arrayLiteral(keys.lockKeys, /^-?\d+$/, 'bigint');
+  const orgIds = arrayLiteral(keys.traces.orgIds, /^\d+$/, 'bigint');
+  const traceIds = arrayLiteral(keys.traces.traceIds, /^[0-9a-f]{32}$/, 'text');
+  return {
+    // Transactions touching the same trace take turns, so that a parent and its child arriving in
+    // two concurrent batches still see each other when roll-ups are marked.
+    opening: `SELECT pg_advisory_xact_lock(k) FROM unnest(${lockKeys}) AS k ORDER BY k`,
+    closing: markRollups(orgIds, traceIds),
+  };
+}
+
+function arrayLiteral(values: string[], shape: RegExp, type: 'bigint' | 'text'): string {
+  for (const v of values) if (!shape.test(v)) throw new Error(`refusing to inline ${JSON.stringify(v)} into SQL`);
+  return `'{${values.join(',')}}'::${type}[]`;
+}
+
+/**
  * A span whose descendants in the same trace also carry usage is a roll-up of them, not a
  * generation. Walks up from every usage span of the touched traces, so the answer is the same
  * whichever order parents and children arrive in.
  */
-async function markRollups(tx: BulkTransaction, traces: BatchKeys['traces']): Promise<void> {
-  await tx.query(
-    `WITH RECURSIVE touched AS (
-      SELECT * FROM unnest($1::bigint[], $2::text[]) AS t(org_id, trace_id)
+function markRollups(orgIds: string, traceIds: string): string {
+  return `WITH RECURSIVE touched AS (
+      SELECT * FROM unnest(${orgIds}, ${traceIds}) AS t(org_id, trace_id)
     ), up(org_id, trace_id, ancestor, depth) AS (
       SELECT u.org_id, u.trace_id, u.parent_span_id, 1
       FROM span_usage u JOIN touched t ON t.org_id = u.org_id AND t.trace_id = u.trace_id
@@ -279,7 +319,5 @@ async function markRollups(tx: BulkTransaction, traces: BatchKeys['traces']): Pr
     UPDATE span_usage u SET has_usage_below = true
     FROM up
     WHERE u.org_id = up.org_id AND u.trace_id = up.trace_id AND u.span_id = up.ancestor
-      AND NOT u.has_usage_below`,
-    [traces.orgIds, traces.traceIds],
-  );
+      AND NOT u.has_usage_below`;
 }
