@@ -40,7 +40,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       // PGlite is one session; Postgres takes overlapping transactions on separate connections.
       maxInFlight: ledger.kind === 'pglite' ? 1 : config.LEDGER_WRITE_CONCURRENCY,
     },
-    (seconds, requests) => metrics.observeWrite(seconds, requests),
+    metrics.writer,
   );
   const verifier = new KeyVerifier(ledger.db, config.LEDGER_KEY_CACHE_MS);
   metrics.trackPool(ledger.pool, () => writer.pending);

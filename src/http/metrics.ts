@@ -1,6 +1,6 @@
 import client from 'prom-client';
 import type { Rejection } from '../otlp/model.js';
-import type { SpanRecord } from '../ledger/ledger-writer.js';
+import type { SpanRecord, WriterEvents } from '../ledger/ledger-writer.js';
 import { addDecimals } from '../spend/decimal.js';
 
 /** The service's Prometheus metrics, on a registry of its own (several servers may share a process). */
@@ -53,6 +53,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly writeRewrites = new client.Counter({
+    name: 'ledger_write_rewrites_total',
+    help: 'Group-commit batches written again: duplicate (spans the ledger already held) or split (request by request after a data error)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   spansAccepted(records: SpanRecord[]): void {
     this.accepted.inc(records.length);
     const costs: string[] = [];
@@ -70,10 +77,14 @@ export class Metrics {
     for (const r of rejected) this.rejected.inc({ reason: r.reason });
   }
 
-  observeWrite(seconds: number, requests: number): void {
-    this.writeSeconds.observe(seconds);
-    this.writeBatchRequests.observe(requests);
-  }
+  /** The ledger writer's events. */
+  readonly writer: WriterEvents = {
+    written: (seconds, requests) => {
+      this.writeSeconds.observe(seconds);
+      this.writeBatchRequests.observe(requests);
+    },
+    rewritten: (reason) => this.writeRewrites.inc({ reason }),
+  };
 
   /** Pool saturation, read when scraped. */
   trackPool(pool: { totalCount: number; idleCount: number; waitingCount: number } | undefined, pending: () => number): void {

@@ -19,6 +19,17 @@ export interface WriteRequest {
   records: SpanRecord[];
 }
 
+/** What the writer reports, for metrics. */
+export interface WriterEvents {
+  /** A batch's transaction ended (committed or not), after `seconds`, holding `requests`. */
+  written?(seconds: number, requests: number): void;
+  /**
+   * A batch had to be written again: `duplicate` when the ledger already held some of its spans
+   * (a sender's retry), `split` when it was rewritten request by request after a data error.
+   */
+  rewritten?(reason: 'duplicate' | 'split'): void;
+}
+
 /**
  * Writes requests to the ledger with group commit: concurrent requests share one transaction of
  * COPY statements, and each caller returns only after the commit that holds its spans.
@@ -29,7 +40,7 @@ export class LedgerWriter {
   constructor(
     private readonly transaction: RunBulkTransaction,
     opts: GroupCommitOptions,
-    private readonly observe: (seconds: number, requests: number) => void = () => {},
+    private readonly events: WriterEvents = {},
   ) {
     this.#group = new GroupCommit((batch) => this.#commit(batch), opts);
   }
@@ -55,11 +66,12 @@ export class LedgerWriter {
       if (batch.length === 1 || !isWorthSplitting(err)) throw err;
       // One request's data (or its race with another batch) broke the batch: write each alone, so
       // that only the request at fault fails.
+      this.events.rewritten?.('split');
       const errors: unknown[] = [];
       for (const request of batch) errors.push(await this.#write([request]).then(() => undefined, (e: unknown) => e));
       return errors;
     } finally {
-      this.observe((performance.now() - started) / 1000, batch.length);
+      this.events.written?.((performance.now() - started) / 1000, batch.length);
     }
   }
 
@@ -74,6 +86,7 @@ export class LedgerWriter {
       await this.transaction(statements, (tx) => writeBatch(tx, batch, false));
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
+      this.events.rewritten?.('duplicate');
       await this.transaction(statements, (tx) => writeBatch(tx, batch, true));
     }
   }

@@ -24,7 +24,7 @@ function request(generationId: string): WriteRequest {
 describe('group commit', () => {
   it('writes concurrent requests together, each acknowledged once its batch committed', async () => {
     const batches: number[] = [];
-    const writer = new LedgerWriter(server.ledger.bulkTransaction, { maxItems: 64, maxWaitMs: 20, maxInFlight: 1 }, (_s, n) => batches.push(n));
+    const writer = new LedgerWriter(server.ledger.bulkTransaction, { maxItems: 64, maxWaitMs: 20, maxInFlight: 1 }, { written: (_s, n) => batches.push(n) });
     await Promise.all(Array.from({ length: 40 }, (_, i) => writer.write(request(`gen-gc-${i}`))));
     expect(batches.reduce((a, b) => a + b, 0)).toBe(40);
     expect(batches.length).toBeLessThan(10);

@@ -51,11 +51,15 @@ describe('limits', () => {
 });
 
 describe('metrics', () => {
-  it('exposes requests, spans, rejections, generations and write latency in Prometheus format', async () => {
+  it('exposes requests, spans, rejections, generations, write latency and rewrites in Prometheus format', async () => {
     const { key: k } = await server.key('metrics');
     const body = openRouterDelivery({ generationId: 'gen-metrics', inputTokens: 1, outputTokens: 1, totalCost: 0.25, children: true });
     body.resourceSpans[1]!.scopeSpans[0]!.spans[0]!.spanId = 'abcd';
     expect((await post(server.url, body, { key: k })).status).toBe(200);
+    // A sender's retry, free of cost: the ledger holds these spans already, so the batch is
+    // written again leaving them out.
+    const free = openRouterDelivery({ generationId: 'gen-metrics-retry', inputTokens: 1, outputTokens: 1, totalCost: 0 });
+    for (let i = 0; i < 2; i++) expect((await post(server.url, free, { key: k })).status).toBe(200);
     const res = await fetch(`${server.url}/metrics`);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await res.text();
@@ -67,6 +71,7 @@ describe('metrics', () => {
     expect(text).toMatch(/ledger_write_duration_seconds_count \d+/);
     expect(text).toMatch(/ledger_http_request_duration_seconds_bucket/);
     expect(text).toMatch(/ledger_write_pending_requests 0/);
+    expect(text).toMatch(/ledger_write_rewrites_total\{reason="duplicate"\} 1/);
   });
 });
 
