@@ -61,6 +61,19 @@ describe('group commit', () => {
     expect(counts).toEqual({ spans: '6', generations: '1', usd: '0.01' });
   });
 
+  it('counts a generation once when two concurrent batches carry it in different traces', async () => {
+    const rewrites: string[] = [];
+    // One request per batch, two batches in flight: the second meets the first's generation id
+    // in the unique index (or, if the first committed already, in the ledger) and is rewritten.
+    const writer = new LedgerWriter(server.ledger.bulkTransaction, { maxItems: 1, maxWaitMs: 0, maxInFlight: 2 }, { rewritten: (r) => rewrites.push(r) });
+    await Promise.all([writer.write(request('gen-gc-race')), writer.write(request('gen-gc-race'))]);
+    const [counts] = await server.query<{ spans: string; generations: string }>(`
+      SELECT (SELECT count(*) FROM spans WHERE resource->'attributes'->>'openrouter.trace.id' = 'gen-gc-race')::text AS spans,
+             (SELECT count(*) FROM generations WHERE generation_id = 'gen-gc-race')::text AS generations`);
+    expect(counts).toEqual({ spans: '6', generations: '1' });
+    expect(rewrites).toEqual(['duplicate']);
+  });
+
   it('keeps text with tabs, line breaks and backslashes exactly as sent', async () => {
     const writer = new LedgerWriter(server.ledger.bulkTransaction, { maxItems: 64, maxWaitMs: 0, maxInFlight: 1 });
     const awkward = 'tab\there\\n\nnew\nline\r\nCRLF \\N \\ end\\';
