@@ -3,6 +3,7 @@ import { LedgerWriter, type WriteRequest } from '../../src/ledger/ledger-writer.
 import { decodeJson } from '../../src/otlp/decode-json.js';
 import { prepareSpans } from '../../src/spend/records.js';
 import { openRouterDelivery } from '../fixtures/openrouter.js';
+import { generationCounts } from '../support/ledger-counts.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
 let server: TestServer;
@@ -54,11 +55,7 @@ describe('group commit', () => {
     // under new span ids, all in one batch.
     batches.push(writer.write(first), writer.write({ ...first }), writer.write(again));
     await Promise.all(batches);
-    const [counts] = await server.query<{ spans: string; generations: string; usd: string }>(`
-      SELECT (SELECT count(*) FROM spans WHERE resource->'attributes'->>'openrouter.trace.id' = 'gen-gc-dup')::text AS spans,
-             (SELECT count(*) FROM generations WHERE generation_id = 'gen-gc-dup')::text AS generations,
-             (SELECT sum(cost_usd) FROM generations WHERE generation_id = 'gen-gc-dup')::text AS usd`);
-    expect(counts).toEqual({ spans: '6', generations: '1', usd: '0.01' });
+    expect(await generationCounts(server, 'gen-gc-dup')).toEqual({ spans: '6', generations: '1', usd: '0.01' });
   });
 
   it('counts a generation once when two concurrent batches carry it in different traces', async () => {
@@ -67,10 +64,7 @@ describe('group commit', () => {
     // in the unique index (or, if the first committed already, in the ledger) and is rewritten.
     const writer = new LedgerWriter(server.ledger.bulkTransaction, { maxItems: 1, maxWaitMs: 0, maxInFlight: 2 }, { rewritten: (r) => rewrites.push(r) });
     await Promise.all([writer.write(request('gen-gc-race')), writer.write(request('gen-gc-race'))]);
-    const [counts] = await server.query<{ spans: string; generations: string }>(`
-      SELECT (SELECT count(*) FROM spans WHERE resource->'attributes'->>'openrouter.trace.id' = 'gen-gc-race')::text AS spans,
-             (SELECT count(*) FROM generations WHERE generation_id = 'gen-gc-race')::text AS generations`);
-    expect(counts).toEqual({ spans: '6', generations: '1' });
+    expect(await generationCounts(server, 'gen-gc-race')).toEqual({ spans: '6', generations: '1', usd: '0.01' });
     expect(rewrites).toEqual(['duplicate']);
   });
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectionTestBody, openRouterDelivery, REFERENCE_LIKE } from '../fixtures/openrouter.js';
 import { post } from '../support/http.js';
+import { generationCounts } from '../support/ledger-counts.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
 let server: TestServer;
@@ -77,12 +78,8 @@ describe('OpenRouter Broadcast deliveries', () => {
     for (let i = 0; i < 3; i++) expect((await post(server.url, delivery, { key })).status).toBe(200);
     const resent = openRouterDelivery({ generationId: 'gen-retry-1', inputTokens: 10, outputTokens: 5, totalCost: 0.001, children: true });
     expect((await post(server.url, resent, { key })).status).toBe(200);
-    const [counts] = await server.query<{ spans: string; generations: string; usd: string }>(`
-      SELECT (SELECT count(*) FROM spans WHERE resource->'attributes'->>'openrouter.trace.id' = 'gen-retry-1')::text AS spans,
-             (SELECT count(*) FROM generations WHERE generation_id = 'gen-retry-1')::text AS generations,
-             (SELECT sum(cost_usd) FROM generations WHERE generation_id = 'gen-retry-1')::text AS usd`);
     // Both deliveries' spans are kept (nothing said is lost); the money counts once.
-    expect(counts).toEqual({ spans: '6', generations: '1', usd: '0.001' });
+    expect(await generationCounts(server, 'gen-retry-1')).toEqual({ spans: '6', generations: '1', usd: '0.001' });
   });
 
   it('records failed requests as errors and unpriced generations as NULL, never $0', async () => {
