@@ -1,0 +1,122 @@
+import type { OtlpSpan } from '../otlp/model.js';
+import type { Usage } from '../spend/extract.js';
+import type { BulkTransaction } from './bulk-transaction.js';
+import type { HeldKey } from './batch-sql.js';
+import { copyField, copyJson, copyLine, nanosToTimestamptz } from './copy-text.js';
+import type { WriteRequest } from './ledger-writer.js';
+
+// A batch's rows in COPY text, one table at a time.
+
+const SPAN_COLUMNS = [
+  'org_id', 'trace_id', 'span_id', 'parent_span_id', 'api_key_id', 'name', 'kind',
+  'start_time_unix_nano', 'end_time_unix_nano', 'started_at', 'ended_at', 'status_code',
+  'status_message', 'trace_state', 'flags', 'attributes', 'events', 'links', 'dropped', 'resource', 'scope',
+] as const;
+
+const USAGE_COLUMNS = [
+  'org_id', 'trace_id', 'span_id', 'parent_span_id', 'role', 'generation_id', 'started_at', 'ended_at',
+  'latency_ms', 'model', 'provider', 'input_tokens', 'output_tokens', 'total_tokens',
+  'cached_input_tokens', 'reasoning_tokens', 'cost_usd', 'status', 'user_id', 'session_id',
+  'api_key_name', 'trace_name', 'metadata',
+] as const;
+
+const CONTENT_COLUMNS = ['org_id', 'trace_id', 'span_id', 'attributes', 'events'] as const;
+
+/** Appends the batch's new spans, usage and content, one COPY per table that gets rows. */
+export async function appendRows(tx: BulkTransaction, batch: WriteRequest[], held: HeldKey[]): Promise<void> {
+  const rows = newRows(batch, held);
+  if (rows.spans) await tx.copyIn('spans', SPAN_COLUMNS, rows.spans);
+  if (rows.usage) await tx.copyIn('span_usage', USAGE_COLUMNS, rows.usage);
+  if (rows.content) await tx.copyIn('span_content', CONTENT_COLUMNS, rows.content);
+}
+
+/**
+ * The batch's rows in COPY text, less what the ledger already holds and less repeats within the
+ * batch (the first one counts): a span stored once, a generation counted once per organisation.
+ * Empty strings where a table gets no rows. Ids (checked hex), organisation ids, key ids and enums
+ * go in as they are; free text through copyField.
+ */
+function newRows(batch: WriteRequest[], held: HeldKey[]): { spans: string; usage: string; content: string } {
+  const spanKeys = new Set<string>();
+  const generationKeys = new Set<string>();
+  for (const h of held) (h.kind === 'span' ? spanKeys : generationKeys).add(`${h.org_id}/${h.id}/${h.sub ?? ''}`);
+  let spans = '';
+  let usage = '';
+  let content = '';
+  for (const req of batch) {
+    for (const r of req.records) {
+      const s = r.span;
+      const spanKey = `${req.orgId}/${s.traceId}/${s.spanId}`;
+      if (spanKeys.has(spanKey)) continue;
+      spanKeys.add(spanKey);
+      const startedAt = nanosToTimestamptz(s.startTimeUnixNano);
+      const endedAt = nanosToTimestamptz(s.endTimeUnixNano);
+      spans += spanLine(req, s, startedAt, endedAt);
+      if (r.usage) {
+        const generationKey = r.usage.generationId === null ? null : `${req.orgId}/${r.usage.generationId}/`;
+        if (generationKey === null || !generationKeys.has(generationKey)) {
+          if (generationKey !== null) generationKeys.add(generationKey);
+          usage += usageLine(req.orgId, s, r.usage, startedAt, endedAt);
+        }
+      }
+      if (r.content) {
+        content += copyLine([req.orgId, s.traceId, s.spanId, copyJson(r.content.attributes), copyJson(r.content.events)]);
+      }
+    }
+  }
+  return { spans, usage, content };
+}
+
+function spanLine(req: WriteRequest, s: OtlpSpan, startedAt: string, endedAt: string): string {
+  return copyLine([
+    req.orgId,
+    s.traceId,
+    s.spanId,
+    copyField(s.parentSpanId),
+    req.apiKeyId,
+    copyField(s.name),
+    String(s.kind),
+    s.startTimeUnixNano,
+    s.endTimeUnixNano,
+    startedAt,
+    endedAt,
+    String(s.statusCode),
+    copyField(s.statusMessage),
+    copyField(s.traceState),
+    String(s.flags),
+    copyJson(s.attributes),
+    copyJson(s.events),
+    copyJson(s.links),
+    copyJson({ attributes: s.droppedAttributesCount, events: s.droppedEventsCount, links: s.droppedLinksCount }),
+    copyJson(s.resource),
+    copyJson(s.scope),
+  ]);
+}
+
+function usageLine(orgId: string, s: OtlpSpan, u: Usage, startedAt: string, endedAt: string): string {
+  return copyLine([
+    orgId,
+    s.traceId,
+    s.spanId,
+    copyField(s.parentSpanId),
+    u.role,
+    copyField(u.generationId),
+    startedAt,
+    endedAt,
+    u.latencyMs,
+    copyField(u.model),
+    copyField(u.provider),
+    copyField(u.inputTokens),
+    copyField(u.outputTokens),
+    copyField(u.totalTokens),
+    copyField(u.cachedInputTokens),
+    copyField(u.reasoningTokens),
+    copyField(u.costUsd),
+    u.status,
+    copyField(u.userId),
+    copyField(u.sessionId),
+    copyField(u.apiKeyName),
+    copyField(u.traceName),
+    copyJson(u.metadata),
+  ]);
+}
