@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 const bool = z
@@ -33,6 +34,11 @@ const schema = z.object({
   /** Group-commit transactions running at once (Postgres; PGlite is one session, so always 1). */
   LEDGER_WRITE_CONCURRENCY: int(1, 64).default(2),
   LEDGER_POOL_SIZE: int(1, 200).default(8),
+  /**
+   * Threads that decode deliveries and build their rows, off the thread that serves HTTP; 0 does
+   * that on the serving thread. Default: one per core beyond the first, at least 1, at most 4.
+   */
+  LEDGER_PREPARE_THREADS: int(0, 64).default(Math.min(4, Math.max(1, availableParallelism() - 1))),
   /** Extra header names whose values never reach the logs (comma-separated). */
   LEDGER_REDACT_HEADERS: z
     .string()

@@ -5,6 +5,7 @@ import { buildApp } from './http/app.js';
 import { Metrics } from './http/metrics.js';
 import { openDatabase, type OwnLedgerDatabase } from './ledger/database.js';
 import { LedgerWriter } from './ledger/ledger-writer.js';
+import { deliveryPreparer } from './ingest/prepare-pool.js';
 import { migrate } from './ledger/migrate.js';
 import { scheduleContentPurge } from './ledger/content-retention.js';
 
@@ -44,7 +45,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   );
   const verifier = new KeyVerifier(ledger.db, config.LEDGER_KEY_CACHE_MS);
   metrics.trackPool(ledger.pool, () => writer.pending);
-  const app = buildApp({ config, ledger, writer, verifier, metrics });
+  const preparer = deliveryPreparer(config.LEDGER_PREPARE_THREADS);
+  const app = buildApp({ config, ledger, writer, preparer, verifier, metrics });
   const days = config.LEDGER_CONTENT_RETENTION_DAYS;
   const stopPurge = days
     ? scheduleContentPurge(ledger.db, days, (err) => app.log.error({ err }, 'content purge failed'))
@@ -57,6 +59,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     (closing ??= (async () => {
       stopPurge();
       await app.close();
+      await preparer.close();
       await writer.drain();
       await verifier.close().catch(() => {});
       await ledger.close();

@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import type { KeyVerifier } from '../auth/verifier.js';
 import type { LedgerDatabase } from '../ledger/database.js';
 import type { LedgerWriter } from '../ledger/ledger-writer.js';
+import type { DeliveryPreparer } from '../ingest/prepare-pool.js';
 import { CONTENT_TYPES, encodeStatus } from '../otlp/reply.js';
 import { requestEncoding } from './body.js';
 import { toErrorReply } from './errors.js';
@@ -18,6 +19,7 @@ export interface AppDeps {
   config: Config;
   ledger: LedgerDatabase;
   writer: LedgerWriter;
+  preparer: DeliveryPreparer;
   verifier: KeyVerifier;
   metrics: Metrics;
 }
@@ -98,6 +100,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerIngestRoutes(app, {
     ledger: deps.ledger,
     writer: deps.writer,
+    preparer: deps.preparer,
     verifier: deps.verifier,
     metrics,
     storeContent: config.LEDGER_STORE_CONTENT,

@@ -1,5 +1,6 @@
 import { UndecodableBodyError } from '../otlp/model.js';
 import { LedgerUnavailableError } from '../ledger/unavailable.js';
+import { PreparationThreadError } from '../ingest/prepare-pool.js';
 import { ParamError } from '../reports/report-params.js';
 
 /** An error whose HTTP status is decided where it is thrown. */
@@ -53,6 +54,8 @@ export function toErrorReply(err: unknown): ErrorReply {
   if (err instanceof LedgerUnavailableError) {
     return reply(503, 'the ledger is unavailable; retry later', RETRY_AFTER_SECONDS, true);
   }
+  // Nothing of the delivery was written: a retry succeeds once the thread is replaced.
+  if (err instanceof PreparationThreadError) return reply(503, 'the server could not take the delivery; retry later', RETRY_AFTER_SECONDS, true);
   const e = err as { code?: string; statusCode?: number; message?: string };
   if (typeof e.code === 'string' && e.code.startsWith('Z_')) return reply(400, 'body does not match its Content-Encoding');
   switch (e.code) {

@@ -4,11 +4,9 @@ import { markKeyTested } from '../auth/key-store.js';
 import { orUnavailable } from '../ledger/unavailable.js';
 import type { LedgerDatabase } from '../ledger/database.js';
 import type { LedgerWriter } from '../ledger/ledger-writer.js';
-import { decodeJson } from '../otlp/decode-json.js';
-import { decodeProtobuf } from '../otlp/decode-protobuf.js';
 import type { Rejection } from '../otlp/model.js';
 import { CONTENT_TYPES, encodeExportResponse } from '../otlp/reply.js';
-import { prepareSpans } from '../spend/records.js';
+import type { DeliveryPreparer } from '../ingest/prepare-pool.js';
 import type { Metrics } from './metrics.js';
 import { assertBodyType, BODY_TYPES, decodedBody, requestEncoding, unsupportedContentType } from './body.js';
 import { authorize } from './authorize.js';
@@ -24,6 +22,7 @@ export const INGEST_PATHS = [
 export interface IngestDeps {
   ledger: LedgerDatabase;
   writer: LedgerWriter;
+  preparer: DeliveryPreparer;
   verifier: KeyVerifier;
   metrics: Metrics;
   storeContent: boolean;
@@ -58,7 +57,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
         onRequest: async (request) => {
           request.principal = await authorize(request, deps.verifier, deps.limiter, 'ingest');
           // Overload: refuse at once, before reading the body, rather than queue without bound.
-          if (deps.writer.pending >= deps.maxPending) {
+          if (deps.writer.pending + deps.preparer.pending >= deps.maxPending) {
             throw new HttpError(503, 'the ledger is overloaded; retry later', RETRY_AFTER_SECONDS);
           }
         },
@@ -84,21 +83,25 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
 async function ingest(request: FastifyRequest, reply: FastifyReply, deps: IngestDeps): Promise<Buffer | string> {
   const principal = request.principal!;
   const encoding = requestEncoding(request);
-  const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
-  const decoded = encoding === 'protobuf' ? decodeProtobuf(body) : decodeJson(body.length === 0 ? '{}' : body);
-  const prepared = prepareSpans(decoded, deps.storeContent);
+  const prepared = await deps.preparer.prepare({
+    body: (request.body as Buffer | undefined) ?? Buffer.alloc(0),
+    encoding,
+    orgId: principal.orgId,
+    apiKeyId: principal.keyId,
+    storeContent: deps.storeContent,
+  });
 
   const probe = prepared.connectionTest || String(request.headers['x-test-connection']).toLowerCase() === 'true';
   if (probe) await orUnavailable('record the connection test', () => markKeyTested(deps.ledger.db, principal.keyId));
 
   deps.metrics.spansRejected(prepared.rejected);
-  if (prepared.records.length === 0 && prepared.rejected.length > 0) {
+  if (prepared.spans.length === 0 && prepared.rejected.length > 0) {
     throw new HttpError(400, `no valid spans: ${describe(prepared.rejected)}`);
   }
-  await deps.writer.write({ orgId: principal.orgId, apiKeyId: principal.keyId, records: prepared.records });
+  await deps.writer.write({ orgId: principal.orgId, spans: prepared.spans });
   // Committed: from here on nothing may turn the reply into an error, or the sender would resend.
   try {
-    deps.metrics.spansAccepted(prepared.records);
+    deps.metrics.spansAccepted(prepared.spans);
   } catch (err) {
     request.log.warn({ err }, 'metrics update failed');
   }

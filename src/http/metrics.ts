@@ -1,6 +1,7 @@
 import client from 'prom-client';
 import type { Rejection } from '../otlp/model.js';
-import type { SpanRecord, WriterEvents } from '../ledger/ledger-writer.js';
+import type { StagedSpan } from '../ledger/copy-rows.js';
+import type { WriterEvents } from '../ledger/ledger-writer.js';
 import { addDecimals } from '../spend/decimal.js';
 
 /** The service's Prometheus metrics, on a registry of its own (several servers may share a process). */
@@ -60,14 +61,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  spansAccepted(records: SpanRecord[]): void {
-    this.accepted.inc(records.length);
+  spansAccepted(spans: StagedSpan[]): void {
+    this.accepted.inc(spans.length);
     const costs: string[] = [];
-    for (const r of records) {
-      if (!r.usage) continue;
+    for (const s of spans) {
+      if (s.usageRow === null) continue;
       this.generations.inc();
       // A counter only grows: credits (negative costs) are in the ledger, not in this dashboard figure.
-      if (r.usage.costUsd !== null && !r.usage.costUsd.startsWith('-')) costs.push(r.usage.costUsd);
+      if (s.costUsd !== null && !s.costUsd.startsWith('-')) costs.push(s.costUsd);
     }
     // This counter is for dashboards only; the ledger itself never sums doubles.
     if (costs.length > 0) this.usd.inc(Number(addDecimals(costs)));

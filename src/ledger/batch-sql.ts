@@ -12,13 +12,13 @@ export function heldKeys(tx: BulkTransaction, batch: WriteRequest[]): Promise<He
   const spans = { orgIds: [] as string[], traceIds: [] as string[], spanIds: [] as string[] };
   const generations = { orgIds: [] as string[], ids: [] as string[] };
   for (const req of batch) {
-    for (const r of req.records) {
+    for (const s of req.spans) {
       spans.orgIds.push(req.orgId);
-      spans.traceIds.push(r.span.traceId);
-      spans.spanIds.push(r.span.spanId);
-      if (r.usage?.generationId) {
+      spans.traceIds.push(s.traceId);
+      spans.spanIds.push(s.spanId);
+      if (s.generationId) {
         generations.orgIds.push(req.orgId);
-        generations.ids.push(r.usage.generationId);
+        generations.ids.push(s.generationId);
       }
     }
   }
@@ -47,7 +47,7 @@ interface BatchKeys {
 function batchKeys(batch: WriteRequest[]): BatchKeys {
   const traces = new Map<string, { orgId: string; traceId: string }>();
   for (const req of batch) {
-    for (const r of req.records) traces.set(`${req.orgId}/${r.span.traceId}`, { orgId: req.orgId, traceId: r.span.traceId });
+    for (const s of req.spans) traces.set(`${req.orgId}/${s.traceId}`, { orgId: req.orgId, traceId: s.traceId });
   }
   const lockKeys = [...new Set([...traces.values()].map((t) => lockKey(t.orgId, t.traceId)))];
   lockKeys.sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0));

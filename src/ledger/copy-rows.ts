@@ -4,6 +4,7 @@ import type { BulkTransaction } from './bulk-transaction.js';
 import type { HeldKey } from './batch-sql.js';
 import { copyField, copyJson, copyLine, nanosToTimestamptz } from './copy-text.js';
 import type { WriteRequest } from './ledger-writer.js';
+import type { SpanRecord } from '../spend/records.js';
 
 // A batch's rows in COPY text, one table at a time.
 
@@ -22,6 +23,46 @@ const USAGE_COLUMNS = [
 
 const CONTENT_COLUMNS = ['org_id', 'trace_id', 'span_id', 'attributes', 'events'] as const;
 
+/**
+ * One accepted span as the ledger will store it: its rows in COPY text, built where the delivery
+ * was decoded (possibly another thread), and the keys the writer deduplicates them by.
+ */
+export interface StagedSpan {
+  traceId: string;
+  spanId: string;
+  /** OpenRouter's generation id, when the span carries usage that names one. */
+  generationId: string | null;
+  /** The usage's cost in USD (a decimal string), for the metrics. */
+  costUsd: string | null;
+  spanRow: string;
+  /** Null when the span carries no usage. */
+  usageRow: string | null;
+  /** Null when no content is stored for the span. */
+  contentRow: string | null;
+}
+
+/**
+ * A request's records as COPY rows. Ids (checked hex), organisation ids, key ids and enums go in
+ * as they are; free text through copyField.
+ */
+export function stageSpans(orgId: string, apiKeyId: string, records: SpanRecord[]): StagedSpan[] {
+  return records.map(({ span: s, usage, content }) => {
+    const startedAt = nanosToTimestamptz(s.startTimeUnixNano);
+    const endedAt = nanosToTimestamptz(s.endTimeUnixNano);
+    return {
+      traceId: s.traceId,
+      spanId: s.spanId,
+      generationId: usage?.generationId ?? null,
+      costUsd: usage?.costUsd ?? null,
+      spanRow: spanLine(orgId, apiKeyId, s, startedAt, endedAt),
+      usageRow: usage ? usageLine(orgId, s, usage, startedAt, endedAt) : null,
+      contentRow: content
+        ? copyLine([orgId, s.traceId, s.spanId, copyJson(content.attributes), copyJson(content.events)])
+        : null,
+    };
+  });
+}
+
 /** Appends the batch's new spans, usage and content, one COPY per table that gets rows. */
 export async function appendRows(tx: BulkTransaction, batch: WriteRequest[], held: HeldKey[]): Promise<void> {
   const rows = newRows(batch, held);
@@ -31,10 +72,9 @@ export async function appendRows(tx: BulkTransaction, batch: WriteRequest[], hel
 }
 
 /**
- * The batch's rows in COPY text, less what the ledger already holds and less repeats within the
- * batch (the first one counts): a span stored once, a generation counted once per organisation.
- * Empty strings where a table gets no rows. Ids (checked hex), organisation ids, key ids and enums
- * go in as they are; free text through copyField.
+ * The batch's rows, less what the ledger already holds and less repeats within the batch (the
+ * first one counts): a span stored once, a generation counted once per organisation. Empty
+ * strings where a table gets no rows.
  */
 function newRows(batch: WriteRequest[], held: HeldKey[]): { spans: string; usage: string; content: string } {
   const spanKeys = new Set<string>();
@@ -44,36 +84,31 @@ function newRows(batch: WriteRequest[], held: HeldKey[]): { spans: string; usage
   let usage = '';
   let content = '';
   for (const req of batch) {
-    for (const r of req.records) {
-      const s = r.span;
+    for (const s of req.spans) {
       const spanKey = `${req.orgId}/${s.traceId}/${s.spanId}`;
       if (spanKeys.has(spanKey)) continue;
       spanKeys.add(spanKey);
-      const startedAt = nanosToTimestamptz(s.startTimeUnixNano);
-      const endedAt = nanosToTimestamptz(s.endTimeUnixNano);
-      spans += spanLine(req, s, startedAt, endedAt);
-      if (r.usage) {
-        const generationKey = r.usage.generationId === null ? null : `${req.orgId}/${r.usage.generationId}/`;
+      spans += s.spanRow;
+      if (s.usageRow !== null) {
+        const generationKey = s.generationId === null ? null : `${req.orgId}/${s.generationId}/`;
         if (generationKey === null || !generationKeys.has(generationKey)) {
           if (generationKey !== null) generationKeys.add(generationKey);
-          usage += usageLine(req.orgId, s, r.usage, startedAt, endedAt);
+          usage += s.usageRow;
         }
       }
-      if (r.content) {
-        content += copyLine([req.orgId, s.traceId, s.spanId, copyJson(r.content.attributes), copyJson(r.content.events)]);
-      }
+      if (s.contentRow !== null) content += s.contentRow;
     }
   }
   return { spans, usage, content };
 }
 
-function spanLine(req: WriteRequest, s: OtlpSpan, startedAt: string, endedAt: string): string {
+function spanLine(orgId: string, apiKeyId: string, s: OtlpSpan, startedAt: string, endedAt: string): string {
   return copyLine([
-    req.orgId,
+    orgId,
     s.traceId,
     s.spanId,
     copyField(s.parentSpanId),
-    req.apiKeyId,
+    apiKeyId,
     copyField(s.name),
     String(s.kind),
     s.startTimeUnixNano,

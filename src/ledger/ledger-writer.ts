@@ -1,23 +1,13 @@
-import type { Attributes, OtlpSpan } from '../otlp/model.js';
-import type { Usage } from '../spend/extract.js';
 import { heldKeys, lockAndRollupStatements } from './batch-sql.js';
 import type { BulkTransaction, RunBulkTransaction } from './bulk-transaction.js';
-import { appendRows } from './copy-rows.js';
+import { appendRows, type StagedSpan } from './copy-rows.js';
 import { GroupCommit, type FlushOutcome, type GroupCommitOptions } from './group-commit.js';
 import { orUnavailable } from './unavailable.js';
-
-/** One accepted span, ready for the ledger: content already split off. */
-export interface SpanRecord {
-  span: OtlpSpan;
-  usage: Usage | null;
-  content: { attributes: Attributes; events: unknown[] } | null;
-}
 
 /** Everything one request writes; it commits whole or not at all. */
 export interface WriteRequest {
   orgId: string;
-  apiKeyId: string;
-  records: SpanRecord[];
+  spans: StagedSpan[];
 }
 
 /** What the writer reports, for metrics. */
@@ -47,7 +37,7 @@ export class LedgerWriter {
   }
 
   async write(request: WriteRequest): Promise<void> {
-    if (request.records.length === 0) return;
+    if (request.spans.length === 0) return;
     await orUnavailable('store the spans', () => this.#group.submit(request));
   }
 

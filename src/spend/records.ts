@@ -1,8 +1,14 @@
-import type { DecodedTraces, Rejection } from '../otlp/model.js';
-import type { SpanRecord } from '../ledger/ledger-writer.js';
+import type { Attributes, DecodedTraces, OtlpSpan, Rejection } from '../otlp/model.js';
 import { CONNECTION_TEST_SPAN } from './attribute-names.js';
 import { splitContent, splitEventContent } from './content.js';
-import { extractUsage, UsageError } from './extract.js';
+import { extractUsage, UsageError, type Usage } from './extract.js';
+
+/** One accepted span, ready for the ledger: content already split off. */
+export interface SpanRecord {
+  span: OtlpSpan;
+  usage: Usage | null;
+  content: { attributes: Attributes; events: unknown[] } | null;
+}
 
 export interface PreparedSpans {
   records: SpanRecord[];

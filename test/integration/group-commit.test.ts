@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LedgerWriter, type WriteRequest } from '../../src/ledger/ledger-writer.js';
 import { decodeJson } from '../../src/otlp/decode-json.js';
-import { prepareSpans } from '../../src/spend/records.js';
+import { stageSpans } from '../../src/ledger/copy-rows.js';
+import { prepareSpans, type SpanRecord } from '../../src/spend/records.js';
 import { openRouterDelivery } from '../fixtures/openrouter.js';
 import { generationCounts } from '../support/ledger-counts.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
@@ -17,9 +18,13 @@ beforeAll(async () => {
 });
 afterAll(() => server.stop());
 
-function request(generationId: string): WriteRequest {
+function records(generationId: string): SpanRecord[] {
   const body = openRouterDelivery({ generationId, inputTokens: 1, outputTokens: 1, totalCost: 0.01, children: true });
-  return { ...org, records: prepareSpans(decodeJson(JSON.stringify(body)), false).records };
+  return prepareSpans(decodeJson(JSON.stringify(body)), false).records;
+}
+
+function request(generationId: string, edited = records(generationId)): WriteRequest {
+  return { orgId: org.orgId, spans: stageSpans(org.orgId, org.apiKeyId, edited) };
 }
 
 describe('group commit', () => {
@@ -35,9 +40,10 @@ describe('group commit', () => {
 
   it('when one request’s data breaks its batch, only that request fails', async () => {
     const writer = new LedgerWriter(server.ledger.bulkTransaction, { maxItems: 64, maxWaitMs: 50, maxInFlight: 1 });
-    const poison = request('gen-poison');
+    const poisoned = records('gen-poison');
     // Past every check of the decoder, a value the ledger's constraints refuse.
-    (poison.records[0]!.usage as { status: string }).status = 'maybe';
+    (poisoned[0]!.usage as { status: string }).status = 'maybe';
+    const poison = request('gen-poison', poisoned);
     const results = await Promise.allSettled([writer.write(request('gen-ok-1')), writer.write(poison), writer.write(request('gen-ok-2'))]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     const stored = await server.query<{ generation_id: string }>(`SELECT generation_id FROM generations WHERE generation_id IN ('gen-ok-1', 'gen-ok-2', 'gen-poison') ORDER BY 1`);
@@ -71,13 +77,13 @@ describe('group commit', () => {
   it('keeps text with tabs, line breaks and backslashes exactly as sent', async () => {
     const writer = new LedgerWriter(server.ledger.bulkTransaction, { maxItems: 64, maxWaitMs: 0, maxInFlight: 1 });
     const awkward = 'tab\there\\n\nnew\nline\r\nCRLF \\N \\ end\\';
-    const req = request('gen-gc-text');
-    const root = req.records[0]!;
+    const edited = records('gen-gc-text');
+    const root = edited[0]!;
     root.span.name = awkward;
     root.span.statusMessage = awkward;
     root.span.attributes['note'] = awkward;
     root.usage!.userId = awkward;
-    await writer.write(req);
+    await writer.write(request('gen-gc-text', edited));
     const [row] = await server.query<{ name: string; status_message: string; note: string; user_id: string }>(`
       SELECT s.name, s.status_message, s.attributes->>'note' AS note, u.user_id
       FROM spans s JOIN span_usage u USING (org_id, trace_id, span_id) WHERE u.generation_id = 'gen-gc-text'`);

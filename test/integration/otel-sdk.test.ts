@@ -4,22 +4,27 @@ import { startTestServer, type TestServer } from '../support/test-server.js';
 
 let server: TestServer;
 let key: string;
+// Deliveries prepared on the serving thread (LEDGER_PREPARE_THREADS=0) must land the same.
+let inline: { server: TestServer; key: string };
 
 beforeAll(async () => {
-  server = await startTestServer();
+  server = await startTestServer({ LEDGER_PREPARE_THREADS: '2' });
   ({ key } = await server.key('otel-co'));
+  const inlineServer = await startTestServer({ LEDGER_PREPARE_THREADS: '0' });
+  inline = { server: inlineServer, key: (await inlineServer.key('otel-co')).key };
 });
-afterAll(() => server.stop());
+afterAll(() => Promise.all([server.stop(), inline.server.stop()]));
 
-const variants: { encoding: Encoding; gzip: boolean; path: string }[] = [
-  { encoding: 'protobuf', gzip: false, path: '/v1/traces' },
-  { encoding: 'protobuf', gzip: true, path: '/developer/v1/ai-usage/openrouter/v1/traces' },
-  { encoding: 'json', gzip: false, path: '/developer/v1/ai-usage/openrouter' },
-  { encoding: 'json', gzip: true, path: '/v1/traces' },
+const variants: { encoding: Encoding; gzip: boolean; path: string; threads: 'pool' | 'inline' }[] = [
+  { encoding: 'protobuf', gzip: false, path: '/v1/traces', threads: 'pool' },
+  { encoding: 'protobuf', gzip: true, path: '/developer/v1/ai-usage/openrouter/v1/traces', threads: 'inline' },
+  { encoding: 'json', gzip: false, path: '/developer/v1/ai-usage/openrouter', threads: 'inline' },
+  { encoding: 'json', gzip: true, path: '/v1/traces', threads: 'pool' },
 ];
 
-describe.each(variants)('the OpenTelemetry JS exporter ($encoding, gzip $gzip) on $path', ({ encoding, gzip, path }) => {
+describe.each(variants)('the OpenTelemetry JS exporter ($encoding, gzip $gzip) on $path, prepared $threads', ({ encoding, gzip, path, threads }) => {
   it('lands every span, with its attributes, once — even when retried', async () => {
+    const target = threads === 'pool' ? { server, key } : inline;
     const rec = recorder();
     const tag = `${encoding}-${gzip}`;
     const chat = rec.start('chat gpt-4o', {
@@ -39,10 +44,10 @@ describe.each(variants)('the OpenTelemetry JS exporter ($encoding, gzip $gzip) o
     chat.end();
     const spans = rec.finished();
     for (let attempt = 0; attempt < 2; attempt++) {
-      const result = await exportSpans(server.url + path, key, spans, { encoding, gzip });
+      const result = await exportSpans(target.server.url + path, target.key, spans, { encoding, gzip });
       expect(result.code, String(result.error)).toBe(ExportResultCode.SUCCESS);
     }
-    const stored = await server.query<{ name: string; parent: boolean; big: string; flags: string; service: string; scope: string }>(`
+    const stored = await target.server.query<{ name: string; parent: boolean; big: string; flags: string; service: string; scope: string }>(`
       SELECT name, parent_span_id IS NOT NULL AS parent, attributes->>'test.big_int' AS big,
              (attributes->'test.flags')::jsonb::text AS flags, resource->'attributes'->>'service.name' AS service,
              scope->>'name' AS scope
@@ -52,7 +57,7 @@ describe.each(variants)('the OpenTelemetry JS exporter ($encoding, gzip $gzip) o
       { name: 'execute_tool lookup', parent: true, big: null, flags: null, service: 'agent-app', scope: 'ledger-tests' },
     ]);
     const ids = stored.length === 2 ? spans.map((s) => s.spanContext()) : [];
-    const [gen] = await server.query(`
+    const [gen] = await target.server.query(`
       SELECT trace_id, span_id, model, provider, input_tokens::text, output_tokens::text,
              total_tokens::text, cost_usd::text, user_id
       FROM generations WHERE user_id = 'u-${tag}'`);

@@ -1,0 +1,113 @@
+import { Worker } from 'node:worker_threads';
+import { UndecodableBodyError } from '../otlp/model.js';
+import { prepareDelivery, type DeliveryInput, type PreparedDelivery } from './prepare-delivery.js';
+import type { PrepareReply } from './prepare-worker.js';
+
+/** Prepares deliveries for the ledger, on the calling thread or on a pool of threads. */
+export interface DeliveryPreparer {
+  prepare(input: DeliveryInput): Promise<PreparedDelivery>;
+  /** Deliveries handed over and not yet answered. */
+  readonly pending: number;
+  close(): Promise<void>;
+}
+
+export interface PreparePoolOptions {
+  /** Heap limit of each thread (V8's old space), in MB; by default V8's own. */
+  maxHeapMb?: number;
+}
+
+/**
+ * `threads` 0: prepare on the calling thread. Otherwise that many threads decode and build rows,
+ * so the main thread keeps only HTTP, keys and the ledger's round trips.
+ */
+export function deliveryPreparer(threads: number, opts: PreparePoolOptions = {}): DeliveryPreparer {
+  if (threads === 0) {
+    return { prepare: async (input) => prepareDelivery(input), pending: 0, close: async () => {} };
+  }
+  return new PreparePool(threads, opts);
+}
+
+interface Task {
+  resolve: (prepared: PreparedDelivery) => void;
+  reject: (err: Error) => void;
+}
+
+interface PoolThread {
+  worker: Worker;
+  tasks: Map<number, Task>;
+}
+
+/** Thrown when a preparation thread stops with deliveries in hand: they fail (500), nothing half-done. */
+export class PreparationThreadError extends Error {}
+
+class PreparePool implements DeliveryPreparer {
+  readonly #threads: PoolThread[] = [];
+  #nextId = 0;
+  #closing = false;
+
+  constructor(
+    size: number,
+    private readonly opts: PreparePoolOptions,
+  ) {
+    for (let i = 0; i < size; i++) this.#threads.push(this.#start());
+  }
+
+  get pending(): number {
+    return this.#threads.reduce((n, t) => n + t.tasks.size, 0);
+  }
+
+  prepare(input: DeliveryInput): Promise<PreparedDelivery> {
+    if (this.#closing) return Promise.reject(new PreparationThreadError('the server is shutting down'));
+    const thread = this.#threads.reduce((a, b) => (b.tasks.size < a.tasks.size ? b : a));
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      thread.tasks.set(id, { resolve, reject });
+      // The body is copied, not transferred: Node's small buffers share one pooled ArrayBuffer.
+      thread.worker.postMessage({ id, input });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    await Promise.all(this.#threads.map((t) => t.worker.terminate()));
+  }
+
+  #start(): PoolThread {
+    const thread: PoolThread = { worker: startWorker(this.opts), tasks: new Map() };
+    thread.worker.on('message', (reply: PrepareReply) => {
+      const task = thread.tasks.get(reply.id);
+      if (!task) return;
+      thread.tasks.delete(reply.id);
+      if ('ok' in reply) task.resolve(reply.ok);
+      else task.reject(reply.error.undecodable ? new UndecodableBodyError(reply.error.message) : new Error(reply.error.message));
+    });
+    // A thread that dies (out of memory, a bug) fails only the deliveries it held, and is replaced.
+    thread.worker.on('error', (err) => this.#stopped(thread, err));
+    thread.worker.on('exit', (code) => this.#stopped(thread, new Error(`exited with code ${code}`)));
+    thread.worker.unref();
+    return thread;
+  }
+
+  #stopped(thread: PoolThread, cause: Error): void {
+    const at = this.#threads.indexOf(thread);
+    if (at === -1) return;
+    const failure = new PreparationThreadError(`a delivery preparation thread stopped: ${cause.message}`, { cause });
+    for (const task of thread.tasks.values()) task.reject(failure);
+    thread.tasks.clear();
+    if (this.#closing) return;
+    this.#threads[at] = this.#start();
+    void thread.worker.terminate();
+  }
+}
+
+/**
+ * The thread runs the compiled `.js` beside this file; run from TypeScript sources (tsx, vitest),
+ * it first registers tsx's loader in the thread, since a thread does not inherit the main thread's.
+ */
+function startWorker(opts: PreparePoolOptions): Worker {
+  const options = opts.maxHeapMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: opts.maxHeapMb } };
+  const entry = new URL(`./prepare-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+  if (entry.pathname.endsWith('.js')) return new Worker(entry, options);
+  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`;
+  return new Worker(boot, { ...options, eval: true });
+}

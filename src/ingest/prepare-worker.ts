@@ -1,0 +1,19 @@
+import { parentPort } from 'node:worker_threads';
+import { UndecodableBodyError } from '../otlp/model.js';
+import { prepareDelivery, type DeliveryInput, type PreparedDelivery } from './prepare-delivery.js';
+
+/** What the thread answers for task `id`. */
+export type PrepareReply =
+  | { id: number; ok: PreparedDelivery }
+  | { id: number; error: { undecodable: boolean; message: string } };
+
+// A thread of the preparation pool: takes deliveries, answers with their staged rows.
+parentPort!.on('message', ({ id, input }: { id: number; input: DeliveryInput }) => {
+  let reply: PrepareReply;
+  try {
+    reply = { id, ok: prepareDelivery(input) };
+  } catch (err) {
+    reply = { id, error: { undecodable: err instanceof UndecodableBodyError, message: String((err as Error).message) } };
+  }
+  parentPort!.postMessage(reply);
+});
