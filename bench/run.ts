@@ -1,8 +1,9 @@
 /**
  * npm run bench [-- --embedded] [--requests N] [--concurrency C] [--rate R] [--cpu-prof]
- *                   [--write-concurrency N]
+ *                   [--write-concurrency N] [--prepare-threads N] [--from-source]
  *
- * Starts the real server (against DATABASE_URL, or PGlite with --embedded), creates a key, and
+ * Builds and starts the real server as the container image runs it (`--from-source`: through
+ * tsx, as `npm start` does), against DATABASE_URL or PGlite with --embedded, creates a key, and
  * drives it over keep-alive HTTP with OpenRouter-shaped deliveries. Prints deliveries/s, spans/s,
  * latency, server CPU and peak RSS per variant, a paced run's latency, the raw database ceiling,
  * checks by SQL that the ledger holds exactly what was sent, and ends with one JSON line.
@@ -12,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import pg from 'pg';
 import { sql } from 'kysely';
 import { createKey } from '../src/auth/key-store.js';
@@ -29,6 +31,8 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '2000' },
     'cpu-prof': { type: 'boolean', default: false },
     'write-concurrency': { type: 'string' },
+    'prepare-threads': { type: 'string' },
+    'from-source': { type: 'boolean', default: false },
   },
 });
 const REQUESTS = Number(args.requests);
@@ -65,8 +69,15 @@ async function main() {
   await admin?.connect();
   const ledger = await newLedger(schema);
 
-  const serverEnv = args['write-concurrency'] ? { ...ledger.env, LEDGER_WRITE_CONCURRENCY: args['write-concurrency'] } : ledger.env;
-  const server = await startServerProcess(serverEnv, { nodeArgs: args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir=bench/profiles'] : [] });
+  const serverEnv: Record<string, string> = { ...ledger.env };
+  if (args['write-concurrency']) serverEnv.LEDGER_WRITE_CONCURRENCY = args['write-concurrency'];
+  if (args['prepare-threads']) serverEnv.LEDGER_PREPARE_THREADS = args['prepare-threads'];
+  const compiled = !args['from-source'];
+  if (compiled) execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
+  const server = await startServerProcess(serverEnv, {
+    nodeArgs: args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir=bench/profiles'] : [],
+    compiled,
+  });
   const cli = await openDatabaseForCli({ databaseUrl: ledger.databaseUrl, dataDir: ledger.dataDir, poolSize: 1 });
   const { key } = await createKey(cli.db, { org: 'bench', scope: 'ingest' });
   await cli.close();
@@ -133,6 +144,7 @@ async function main() {
 
   const summary = {
     ledger: args.embedded ? 'pglite' : 'postgres',
+    server: compiled ? 'compiled' : 'sources',
     concurrency: CONCURRENCY,
     variants: results,
     paced: pacedRow,

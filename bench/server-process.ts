@@ -30,13 +30,18 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts `src/main.ts` as its own process, as `npm start` does, so its CPU and memory are its own. */
+/**
+ * Starts the server as its own process, so its CPU and memory are its own: from the sources
+ * through tsx, as `npm start` does, or `compiled` (`dist/`, built by `npm run build`) as the
+ * container image runs it.
+ */
 export async function startServerProcess(
   env: Record<string, string>,
-  opts: { nodeArgs?: string[]; capture?: boolean } = {},
+  opts: { nodeArgs?: string[]; capture?: boolean; compiled?: boolean } = {},
 ): Promise<ServerProcess> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', 'src/main.ts'], {
+  const entry = opts.compiled ? ['dist/src/main.js'] : ['--import', 'tsx', 'src/main.ts'];
+  const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...entry], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', opts.capture ? 'pipe' : 'inherit', opts.capture ? 'pipe' : 'inherit'],
