@@ -122,7 +122,7 @@ function spanLine(orgId: string, apiKeyId: string, s: OtlpSpan, startedAt: strin
     copyJson(s.attributes),
     copyJson(s.events),
     copyJson(s.links),
-    copyJson({ attributes: s.droppedAttributesCount, events: s.droppedEventsCount, links: s.droppedLinksCount }),
+    `{"attributes":${s.droppedAttributesCount},"events":${s.droppedEventsCount},"links":${s.droppedLinksCount}}`,
     copyJson(s.resource),
     copyJson(s.scope),
   ]);

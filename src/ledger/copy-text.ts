@@ -34,9 +34,16 @@ export function copyLine(fields: string[]): string {
  * Nanoseconds since the Unix epoch (a decimal string of at most 20 digits) as a timestamptz
  * literal, exact to the microsecond like Postgres itself (the nanoseconds below are dropped, not
  * rounded). Milliseconds since the epoch fit a double exactly for any int64 of nanoseconds.
+ * A span's start and end, and a delivery's spans, mostly share their second: its text is kept.
  */
 export function nanosToTimestamptz(nanos: string): string {
-  const digits = nanos.padStart(7, '0');
-  const iso = new Date(Number(digits.slice(0, -6))).toISOString();
-  return `${iso.slice(0, -1)}${digits.slice(-6, -3)}+00`;
+  const digits = nanos.padStart(10, '0');
+  const seconds = digits.slice(0, -9);
+  if (seconds !== lastSecond.seconds) {
+    lastSecond.seconds = seconds;
+    lastSecond.iso = new Date(Number(seconds) * 1000).toISOString().slice(0, -4);
+  }
+  return `${lastSecond.iso}${digits.slice(-9, -3)}+00`;
 }
+
+const lastSecond = { seconds: '', iso: '' };
