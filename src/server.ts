@@ -32,6 +32,14 @@ export async function startServer(config: Config): Promise<RunningServer> {
     await ledger.close();
     throw err;
   }
+  const preparer = deliveryPreparer(config.LEDGER_PREPARE_THREADS);
+  try {
+    await preparer.ready();
+  } catch (err) {
+    await preparer.close();
+    await ledger.close();
+    throw new Error(`the delivery preparation threads did not start: ${(err as Error).message}`, { cause: err });
+  }
   const metrics = new Metrics();
   const writer = new LedgerWriter(
     ledger.bulkTransaction,
@@ -44,8 +52,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     metrics.writer,
   );
   const verifier = new KeyVerifier(ledger.db, config.LEDGER_KEY_CACHE_MS);
-  metrics.trackPool(ledger.pool, () => writer.pending);
-  const preparer = deliveryPreparer(config.LEDGER_PREPARE_THREADS);
+  metrics.trackPool(ledger.pool, () => writer.pending, () => preparer.pending);
   const app = buildApp({ config, ledger, writer, preparer, verifier, metrics });
   const days = config.LEDGER_CONTENT_RETENTION_DAYS;
   const stopPurge = days

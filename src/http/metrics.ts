@@ -88,7 +88,11 @@ export class Metrics {
   };
 
   /** Pool saturation, read when scraped. */
-  trackPool(pool: { totalCount: number; idleCount: number; waitingCount: number } | undefined, pending: () => number): void {
+  trackPool(
+    pool: { totalCount: number; idleCount: number; waitingCount: number } | undefined,
+    pending: () => number,
+    preparing: () => number,
+  ): void {
     new client.Gauge({
       name: 'ledger_db_pool_connections',
       help: 'Database pool connections by state',
@@ -107,6 +111,14 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.set(pending());
+      },
+    });
+    new client.Gauge({
+      name: 'ledger_prepare_pending_requests',
+      help: 'Requests handed to a preparation thread and not yet back',
+      registers: [this.registry],
+      collect() {
+        this.set(preparing());
       },
     });
   }

@@ -5,6 +5,8 @@ import type { PrepareReply } from './prepare-worker.js';
 
 /** Prepares deliveries for the ledger, on the calling thread or on a pool of threads. */
 export interface DeliveryPreparer {
+  /** Resolves once every thread has started; rejects if one cannot (a broken build, say). */
+  ready(): Promise<void>;
   prepare(input: DeliveryInput): Promise<PreparedDelivery>;
   /** Deliveries handed over and not yet answered. */
   readonly pending: number;
@@ -22,7 +24,7 @@ export interface PreparePoolOptions {
  */
 export function deliveryPreparer(threads: number, opts: PreparePoolOptions = {}): DeliveryPreparer {
   if (threads === 0) {
-    return { prepare: async (input) => prepareDelivery(input), pending: 0, close: async () => {} };
+    return { ready: async () => {}, prepare: async (input) => prepareDelivery(input), pending: 0, close: async () => {} };
   }
   return new PreparePool(threads, opts);
 }
@@ -35,9 +37,14 @@ interface Task {
 interface PoolThread {
   worker: Worker;
   tasks: Map<number, Task>;
+  /** Settles when the thread has started (or failed to). */
+  started: Promise<void>;
 }
 
-/** Thrown when a preparation thread stops with deliveries in hand: they fail (500), nothing half-done. */
+/** A thread that failed before it started is tried again only after this long, not in a loop. */
+const RESTART_DELAY_MS = 1_000;
+
+/** A delivery lost with its preparation thread (or none running): it fails (503), nothing half-done. */
 export class PreparationThreadError extends Error {}
 
 class PreparePool implements DeliveryPreparer {
@@ -56,8 +63,13 @@ class PreparePool implements DeliveryPreparer {
     return this.#threads.reduce((n, t) => n + t.tasks.size, 0);
   }
 
+  async ready(): Promise<void> {
+    await Promise.all(this.#threads.map((t) => t.started));
+  }
+
   prepare(input: DeliveryInput): Promise<PreparedDelivery> {
     if (this.#closing) return Promise.reject(new PreparationThreadError('the server is shutting down'));
+    if (this.#threads.length === 0) return Promise.reject(new PreparationThreadError('no delivery preparation thread is running'));
     const thread = this.#threads.reduce((a, b) => (b.tasks.size < a.tasks.size ? b : a));
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
@@ -73,30 +85,50 @@ class PreparePool implements DeliveryPreparer {
   }
 
   #start(): PoolThread {
-    const thread: PoolThread = { worker: startWorker(this.opts), tasks: new Map() };
-    thread.worker.on('message', (reply: PrepareReply) => {
+    const worker = startWorker(this.opts);
+    let online = false;
+    const thread: PoolThread = {
+      worker,
+      tasks: new Map(),
+      started: new Promise((resolve, reject) => {
+        worker.once('online', () => {
+          online = true;
+          resolve();
+        });
+        worker.once('error', reject);
+        worker.once('exit', (code) => reject(new Error(`exited with code ${code}`)));
+      }),
+    };
+    thread.started.catch(() => {});
+    worker.on('message', (reply: PrepareReply) => {
       const task = thread.tasks.get(reply.id);
       if (!task) return;
       thread.tasks.delete(reply.id);
       if ('ok' in reply) task.resolve(reply.ok);
       else task.reject(reply.error.undecodable ? new UndecodableBodyError(reply.error.message) : new Error(reply.error.message));
     });
-    // A thread that dies (out of memory, a bug) fails only the deliveries it held, and is replaced.
-    thread.worker.on('error', (err) => this.#stopped(thread, err));
-    thread.worker.on('exit', (code) => this.#stopped(thread, new Error(`exited with code ${code}`)));
-    thread.worker.unref();
+    // A thread that dies (out of memory, a bug) fails only the deliveries it held, and is replaced:
+    // at once if it had been running, after a pause if it never started.
+    worker.on('error', (err) => this.#stopped(thread, err, online));
+    worker.on('exit', (code) => this.#stopped(thread, new Error(`exited with code ${code}`), online));
+    worker.unref();
     return thread;
   }
 
-  #stopped(thread: PoolThread, cause: Error): void {
+  #stopped(thread: PoolThread, cause: Error, hadStarted: boolean): void {
     const at = this.#threads.indexOf(thread);
     if (at === -1) return;
+    this.#threads.splice(at, 1);
     const failure = new PreparationThreadError(`a delivery preparation thread stopped: ${cause.message}`, { cause });
     for (const task of thread.tasks.values()) task.reject(failure);
     thread.tasks.clear();
-    if (this.#closing) return;
-    this.#threads[at] = this.#start();
     void thread.worker.terminate();
+    if (this.#closing) return;
+    const replace = () => {
+      if (!this.#closing) this.#threads.push(this.#start());
+    };
+    if (hadStarted) replace();
+    else setTimeout(replace, RESTART_DELAY_MS).unref();
   }
 }
 

@@ -71,6 +71,7 @@ describe('metrics', () => {
     expect(text).toMatch(/ledger_write_duration_seconds_count \d+/);
     expect(text).toMatch(/ledger_http_request_duration_seconds_bucket/);
     expect(text).toMatch(/ledger_write_pending_requests 0/);
+    expect(text).toMatch(/ledger_prepare_pending_requests 0/);
     expect(text).toMatch(/ledger_write_rewrites_total\{reason="duplicate"\} 1/);
   });
 });

@@ -30,6 +30,7 @@ afterEach(async () => {
 describe('delivery preparation threads', () => {
   it('give exactly what preparing on the serving thread gives, JSON and protobuf', async () => {
     preparer = deliveryPreparer(2);
+    await preparer.ready();
     const deliveries = [json('gen-pool-1'), json('gen-pool-2')];
     const proto: DeliveryInput = { ...json('unused'), encoding: 'protobuf', body: encode(JSON.parse(deliveries[0]!.body.toString()) as object, 'protobuf') };
     for (const input of [...deliveries, proto]) {
