@@ -37,7 +37,7 @@ interface Task {
 interface PoolThread {
   worker: Worker;
   tasks: Map<number, Task>;
-  /** Settles when the thread has started (or failed to). */
+  /** Settles when the thread has loaded and listens (or failed to). */
   started: Promise<void>;
 }
 
@@ -86,21 +86,24 @@ class PreparePool implements DeliveryPreparer {
 
   #start(): PoolThread {
     const worker = startWorker(this.opts);
-    let online = false;
+    let started = false;
+    let signalStarted: () => void = () => {};
     const thread: PoolThread = {
       worker,
       tasks: new Map(),
       started: new Promise((resolve, reject) => {
-        worker.once('online', () => {
-          online = true;
-          resolve();
-        });
+        signalStarted = resolve;
         worker.once('error', reject);
         worker.once('exit', (code) => reject(new Error(`exited with code ${code}`)));
       }),
     };
     thread.started.catch(() => {});
     worker.on('message', (reply: PrepareReply) => {
+      if ('ready' in reply) {
+        started = true;
+        signalStarted();
+        return;
+      }
       const task = thread.tasks.get(reply.id);
       if (!task) return;
       thread.tasks.delete(reply.id);
@@ -109,8 +112,8 @@ class PreparePool implements DeliveryPreparer {
     });
     // A thread that dies (out of memory, a bug) fails only the deliveries it held, and is replaced:
     // at once if it had been running, after a pause if it never started.
-    worker.on('error', (err) => this.#stopped(thread, err, online));
-    worker.on('exit', (code) => this.#stopped(thread, new Error(`exited with code ${code}`), online));
+    worker.on('error', (err) => this.#stopped(thread, err, started));
+    worker.on('exit', (code) => this.#stopped(thread, new Error(`exited with code ${code}`), started));
     worker.unref();
     return thread;
   }

@@ -2,8 +2,9 @@ import { parentPort } from 'node:worker_threads';
 import { UndecodableBodyError } from '../otlp/model.js';
 import { prepareDelivery, type DeliveryInput, type PreparedDelivery } from './prepare-delivery.js';
 
-/** What the thread answers for task `id`. */
+/** What the thread answers for task `id`; `ready` once, when it has loaded and listens. */
 export type PrepareReply =
+  | { ready: true }
   | { id: number; ok: PreparedDelivery }
   | { id: number; error: { undecodable: boolean; message: string } };
 
@@ -17,3 +18,4 @@ parentPort!.on('message', ({ id, input }: { id: number; input: DeliveryInput }) 
   }
   parentPort!.postMessage(reply);
 });
+parentPort!.postMessage({ ready: true } satisfies PrepareReply);
