@@ -36,9 +36,10 @@ const schema = z.object({
   LEDGER_POOL_SIZE: int(1, 200).default(8),
   /**
    * Threads that decode deliveries and build their rows, off the thread that serves HTTP; 0 does
-   * that on the serving thread. Default: one per core beyond the first, at least 1, at most 4.
+   * that on the serving thread. Default: one per core beyond the first (none on one core, where a
+   * thread would only add hand-over costs), at most 4.
    */
-  LEDGER_PREPARE_THREADS: int(0, 64).default(Math.min(4, Math.max(1, availableParallelism() - 1))),
+  LEDGER_PREPARE_THREADS: int(0, 64).default(Math.min(4, availableParallelism() - 1)),
   /** Extra header names whose values never reach the logs (comma-separated). */
   LEDGER_REDACT_HEADERS: z
     .string()
