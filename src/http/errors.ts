@@ -55,7 +55,9 @@ export function toErrorReply(err: unknown): ErrorReply {
     return reply(503, 'the ledger is unavailable; retry later', RETRY_AFTER_SECONDS, true);
   }
   // Nothing of the delivery was written: a retry succeeds once the thread is replaced.
-  if (err instanceof PreparationThreadError) return reply(503, 'the server could not take the delivery; retry later', RETRY_AFTER_SECONDS, true);
+  if (err instanceof PreparationThreadError) {
+    return reply(503, 'the server could not take the delivery; retry later', RETRY_AFTER_SECONDS, true);
+  }
   const e = err as { code?: string; statusCode?: number; message?: string };
   if (typeof e.code === 'string' && e.code.startsWith('Z_')) return reply(400, 'body does not match its Content-Encoding');
   switch (e.code) {

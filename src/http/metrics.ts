@@ -87,7 +87,7 @@ export class Metrics {
     rewritten: (reason) => this.writeRewrites.inc({ reason }),
   };
 
-  /** Pool saturation, read when scraped. */
+  /** Pool saturation and the requests in hand, read when scraped. */
   trackPool(
     pool: { totalCount: number; idleCount: number; waitingCount: number } | undefined,
     pending: () => number,
@@ -105,21 +105,16 @@ export class Metrics {
         this.set({ state: 'waiting' }, pool.waitingCount);
       },
     });
-    new client.Gauge({
-      name: 'ledger_write_pending_requests',
-      help: 'Requests waiting for or inside a group-commit transaction',
-      registers: [this.registry],
-      collect() {
-        this.set(pending());
-      },
-    });
-    new client.Gauge({
-      name: 'ledger_prepare_pending_requests',
-      help: 'Requests handed to a preparation thread and not yet back',
-      registers: [this.registry],
-      collect() {
-        this.set(preparing());
-      },
-    });
+    const count = (name: string, help: string, read: () => number) =>
+      new client.Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(read());
+        },
+      });
+    count('ledger_write_pending_requests', 'Requests waiting for or inside a group-commit transaction', pending);
+    count('ledger_prepare_pending_requests', 'Requests handed to a preparation thread and not yet back', preparing);
   }
 }

@@ -86,7 +86,7 @@ class PreparePool implements DeliveryPreparer {
 
   #start(): PoolThread {
     const worker = startWorker(this.opts);
-    let started = false;
+    let listening = false;
     let signalStarted: () => void = () => {};
     const thread: PoolThread = {
       worker,
@@ -100,7 +100,7 @@ class PreparePool implements DeliveryPreparer {
     thread.started.catch(() => {});
     worker.on('message', (reply: PrepareReply) => {
       if ('ready' in reply) {
-        started = true;
+        listening = true;
         signalStarted();
         return;
       }
@@ -112,8 +112,8 @@ class PreparePool implements DeliveryPreparer {
     });
     // A thread that dies (out of memory, a bug) fails only the deliveries it held, and is replaced:
     // at once if it had been running, after a pause if it never started.
-    worker.on('error', (err) => this.#stopped(thread, err, started));
-    worker.on('exit', (code) => this.#stopped(thread, new Error(`exited with code ${code}`), started));
+    worker.on('error', (err) => this.#stopped(thread, err, listening));
+    worker.on('exit', (code) => this.#stopped(thread, new Error(`exited with code ${code}`), listening));
     worker.unref();
     return thread;
   }
