@@ -74,9 +74,9 @@ describe('group commit', () => {
     expect(rewrites).toEqual(['duplicate']);
   });
 
-  it('keeps text with tabs, line breaks and backslashes exactly as sent', async () => {
+  it('keeps text with tabs, line breaks, backslashes and multi-byte characters exactly as sent', async () => {
     const writer = new LedgerWriter(server.ledger.bulkTransaction, { maxItems: 64, maxWaitMs: 0, maxInFlight: 1 });
-    const awkward = 'tab\there\\n\nnew\nline\r\nCRLF \\N \\ end\\';
+    const awkward = 'tab\there\\n\nnew\nline\r\nCRLF \\N \\ café 🚀 ∑ end\\';
     const edited = records('gen-gc-text');
     const root = edited[0]!;
     root.span.name = awkward;
