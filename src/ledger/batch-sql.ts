@@ -50,16 +50,16 @@ function batchKeys(batch: WriteRequest[]): BatchKeys {
     for (const s of req.spans) traces.set(`${req.orgId}/${s.traceId}`, { orgId: req.orgId, traceId: s.traceId });
   }
   const lockKeys = [...new Set([...traces.values()].map((t) => lockKey(t.orgId, t.traceId)))];
-  lockKeys.sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0));
+  lockKeys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   return {
     traces: { orgIds: [...traces.values()].map((t) => t.orgId), traceIds: [...traces.values()].map((t) => t.traceId) },
-    lockKeys,
+    lockKeys: lockKeys.map(String),
   };
 }
 
 /** A trace's advisory-lock key: 64 bits of its (random) trace id, mixed with the organisation. */
-function lockKey(orgId: string, traceId: string): string {
-  return BigInt.asIntN(64, BigInt(`0x${traceId.slice(0, 16)}`) ^ BigInt(orgId)).toString();
+function lockKey(orgId: string, traceId: string): bigint {
+  return BigInt.asIntN(64, BigInt(`0x${traceId.slice(0, 16)}`) ^ BigInt(orgId));
 }
 
 /**

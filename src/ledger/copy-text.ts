@@ -33,7 +33,7 @@ export function copyLine(fields: string[]): string {
 /**
  * Nanoseconds since the Unix epoch (a decimal string of at most 20 digits) as a timestamptz
  * literal, exact to the microsecond like Postgres itself (the nanoseconds below are dropped, not
- * rounded). Milliseconds since the epoch fit a double exactly for any int64 of nanoseconds.
+ * rounded). Seconds since the epoch fit a double exactly for any int64 of nanoseconds.
  * A span's start and end, and a delivery's spans, mostly share their second: its text is kept.
  */
 export function nanosToTimestamptz(nanos: string): string {
