@@ -86,26 +86,7 @@ function arrayLiteral(values: string[], shape: RegExp, type: 'bigint' | 'text'):
   return `'{${values.join(',')}}'::${type}[]`;
 }
 
-/**
- * A span whose descendants in the same trace also carry usage is a roll-up of them, not a
- * generation. Walks up from every usage span of the touched traces, so the answer is the same
- * whichever order parents and children arrive in.
- */
+/** Marks the roll-ups among the touched traces' spans (migrations/004_mark_rollups_function.sql). */
 function markRollups(orgIds: string, traceIds: string): string {
-  return `WITH RECURSIVE touched AS (
-      SELECT * FROM unnest(${orgIds}, ${traceIds}) AS t(org_id, trace_id)
-    ), up(org_id, trace_id, ancestor, depth) AS (
-      SELECT u.org_id, u.trace_id, u.parent_span_id, 1
-      FROM span_usage u JOIN touched t ON t.org_id = u.org_id AND t.trace_id = u.trace_id
-      WHERE u.parent_span_id IS NOT NULL
-      UNION
-      SELECT s.org_id, s.trace_id, s.parent_span_id, up.depth + 1
-      FROM up JOIN spans s
-        ON s.org_id = up.org_id AND s.trace_id = up.trace_id AND s.span_id = up.ancestor
-      WHERE s.parent_span_id IS NOT NULL AND up.depth < 256
-    )
-    UPDATE span_usage u SET has_usage_below = true
-    FROM up
-    WHERE u.org_id = up.org_id AND u.trace_id = up.trace_id AND u.span_id = up.ancestor
-      AND NOT u.has_usage_below`;
+  return `SELECT mark_rollups(${orgIds}, ${traceIds})`;
 }
