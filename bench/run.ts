@@ -9,7 +9,7 @@
  * checks by SQL that the ledger holds exactly what was sent, and ends with one JSON line.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
@@ -21,6 +21,7 @@ import { openDatabaseForCli } from '../src/ledger/database.js';
 import { delivery, encode, type BodyEncoding, type Variant } from './deliveries.js';
 import { drive, keepAlivePool, percentile } from './load.js';
 import { rawCeiling } from './raw-ceiling.js';
+import { machineBusySeconds, ownCpuSeconds } from './cpu.js';
 import { startServerProcess } from './server-process.js';
 
 const { values: args } = parseArgs({
@@ -109,7 +110,10 @@ async function main() {
   for (const v of variants) {
     const b = bodies(v.requests, v.variant, v.encoding);
     const cpu0 = server.cpuSeconds();
+    const own0 = ownCpuSeconds();
+    const machine0 = machineBusySeconds();
     const r = await send(b, v.encoding);
+    const machine1 = machineBusySeconds();
     const lat = r.latenciesMs.slice().sort();
     const row = {
       variant: v.name,
@@ -118,6 +122,10 @@ async function main() {
       p50_ms: +percentile(lat, 50).toFixed(2),
       p99_ms: +percentile(lat, 99).toFixed(2),
       server_cpu_cores: +((server.cpuSeconds() - cpu0) / r.seconds).toFixed(2),
+      // Where the rest of the machine went: the load generator (this process), and all CPU in use
+      // (server, load generator, Postgres and anything else on the machine).
+      load_generator_cpu_cores: +((ownCpuSeconds() - own0) / r.seconds).toFixed(2),
+      machine_cpu_cores: machine0 === null || machine1 === null ? null : +((machine1 - machine0) / r.seconds).toFixed(2),
       body_bytes: Math.round(b.reduce((n, x) => n + x.length, 0) / b.length),
     };
     results.push(row);
@@ -171,7 +179,7 @@ async function main() {
 }
 
 function formatSummary(s: { variants: Record<string, unknown>[]; paced: Record<string, unknown>; server_peak_rss_mb: number; raw_ceiling_deliveries_per_s: number; ratio_privacy_json_to_raw: number; ledger_check: Record<string, unknown> }): string {
-  const lines = s.variants.map((v) => `${String(v.variant).padEnd(18)} ${String(v.deliveries_per_s).padStart(7)} deliveries/s ${String(v.spans_per_s).padStart(7)} spans/s  p50 ${v.p50_ms} ms  p99 ${v.p99_ms} ms  server CPU ${v.server_cpu_cores} cores`);
+  const lines = s.variants.map((v) => `${String(v.variant).padEnd(18)} ${String(v.deliveries_per_s).padStart(7)} deliveries/s ${String(v.spans_per_s).padStart(7)} spans/s  p50 ${v.p50_ms} ms  p99 ${v.p99_ms} ms  server CPU ${v.server_cpu_cores} cores (load generator ${v.load_generator_cpu_cores}, whole machine ${v.machine_cpu_cores ?? '?'} of ${availableParallelism()})`);
   lines.push(`paced at ${s.paced.rate_per_s}/s: p50 ${s.paced.p50_ms} ms, p99 ${s.paced.p99_ms} ms`);
   lines.push(`server peak RSS ${s.server_peak_rss_mb} MB`);
   lines.push(`raw ceiling ${s.raw_ceiling_deliveries_per_s} deliveries/s; privacy-json / raw = ${s.ratio_privacy_json_to_raw}`);
