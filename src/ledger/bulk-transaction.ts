@@ -1,71 +1,53 @@
 import type { PGlite } from '@electric-sql/pglite';
 import type pg from 'pg';
-import { CopyScript, type CopyRows } from './copy-script.js';
-
-export type { CopyRows } from './copy-script.js';
+import { from as copyFrom } from 'pg-copy-streams';
 
 /**
- * One transaction on one session: the lock-holding reads the ledger writer may need before it
- * knows its rows, then the rows appended with COPY. kysely offers neither COPY nor control over
- * round trips.
+ * One transaction on one session, with COPY: what the ledger writer needs and kysely does not
+ * offer. Statements run in order; the transaction commits when the work returns and rolls back
+ * when it throws.
  */
 export interface BulkTransaction {
-  /** Runs inside the transaction, after the opening statement (the trace locks) has run. */
   query<R>(text: string, params: unknown[]): Promise<R[]>;
+  /** Appends rows given in COPY text format (see copy-text.ts) to a table. */
+  copyIn(table: string, columns: readonly string[], rows: string): Promise<void>;
 }
 
 /**
- * SQL run first in the transaction (`opening`) and last, after the rows and before COMMIT
- * (`closing`). Being sent as simple queries, they take no parameters: the caller inlines only
- * values it has checked.
+ * SQL sent in the same round trip as BEGIN (`opening`) and as COMMIT (`closing`). Under load every
+ * round trip waits for a busy event loop, so a batch's transaction makes as few as it can. Being
+ * sent as a simple query, they take no parameters: the caller inlines only values it has checked.
  */
 export interface BulkStatements {
   opening: string;
   closing: string;
 }
 
-/**
- * Runs `work`, which may query and returns the rows to append; then appends them, runs the closing
- * statement and commits. Rolls back if anything fails.
- */
-export type RunBulkTransaction = (
-  statements: BulkStatements,
-  work: (tx: BulkTransaction) => Promise<CopyRows[]>,
-) => Promise<void>;
+export type RunBulkTransaction = <T>(statements: BulkStatements, work: (tx: BulkTransaction) => Promise<T>) => Promise<T>;
 
-const copyStatement = (rows: CopyRows, source: string) => `COPY ${rows.table} (${rows.columns.join(', ')}) FROM ${source}`;
+const copyStatement = (table: string, columns: readonly string[], source: string) =>
+  `COPY ${table} (${columns.join(', ')}) FROM ${source}`;
 
-/**
- * On a pg pool, a client of its own for the transaction (discarded if the connection broke).
- * Under load every round trip waits for a busy event loop, so the usual batch — one that needs no
- * reads — is one query string: BEGIN, the opening, each COPY, the closing and COMMIT, answered in
- * one round trip per COPY plus one. A batch that reads first sends BEGIN and the opening before
- * its first read, so that its reads see the ledger under the locks.
- */
+/** On a pg pool: a client of its own for the transaction, discarded if the connection broke. */
 export function pgBulkTransaction(pool: pg.Pool): RunBulkTransaction {
   return async (statements, work) => {
     const client = await pool.connect();
     let broken: Error | undefined;
-    let begun = false;
     try {
-      const copies = await work({
-        query: async (text, params) => {
-          if (!begun) {
-            await client.query(`BEGIN; ${statements.opening}`);
-            begun = true;
-          }
-          return (await client.query(text, params)).rows;
-        },
+      await client.query(`BEGIN; ${statements.opening}`);
+      const result = await work({
+        query: async (text, params) => (await client.query(text, params)).rows,
+        copyIn: (table, columns, rows) =>
+          new Promise((resolve, reject) => {
+            const stream = client.query(copyFrom(copyStatement(table, columns, 'STDIN')));
+            // 'finish' comes once the server has taken every row.
+            stream.once('finish', resolve);
+            stream.once('error', reject);
+            stream.end(rows);
+          }),
       });
-      const script = [
-        ...(begun ? [] : ['BEGIN', statements.opening]),
-        ...copies.map((c) => copyStatement(c, 'STDIN')),
-        statements.closing,
-        'COMMIT',
-      ].join('; ');
-      await new Promise<void>((resolve, reject) => {
-        client.query(new CopyScript(script, copies, (err) => (err ? reject(err) : resolve())));
-      });
+      await client.query(`${statements.closing}; COMMIT`);
+      return result;
     } catch (err) {
       await client.query('ROLLBACK').catch((rollbackError: unknown) => {
         broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
@@ -79,21 +61,21 @@ export function pgBulkTransaction(pool: pg.Pool): RunBulkTransaction {
 
 /**
  * On embedded PGlite: the session is lent by `turn` (the same turns kysely queries take), since
- * PGlite is one Postgres session and two transactions must never interleave in it. Its calls
- * cost no round trips, and its COPY takes one blob per statement.
+ * PGlite is one Postgres session and two transactions must never interleave in it.
  */
 export function pgliteBulkTransaction(client: PGlite, turn: () => Promise<() => void>): RunBulkTransaction {
   return async (statements, work) => {
     const release = await turn();
     try {
       await client.exec(`BEGIN; ${statements.opening}`);
-      const copies = await work({
+      const result = await work({
         query: async (text, params) => (await client.query<never>(text, params)).rows,
+        copyIn: async (table, columns, rows) => {
+          await client.query(copyStatement(table, columns, "'/dev/blob'"), [], { blob: new Blob([rows]) });
+        },
       });
-      for (const c of copies) {
-        await client.query(copyStatement(c, "'/dev/blob'"), [], { blob: new Blob([c.rows]) });
-      }
       await client.exec(`${statements.closing}; COMMIT`);
+      return result;
     } catch (err) {
       // The work's error is the one to report; outside a transaction ROLLBACK only warns.
       await client.exec('ROLLBACK').catch(() => undefined);

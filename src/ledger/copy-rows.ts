@@ -1,6 +1,6 @@
 import type { OtlpSpan } from '../otlp/model.js';
 import type { Usage } from '../spend/extract.js';
-import type { CopyRows } from './copy-script.js';
+import type { BulkTransaction } from './bulk-transaction.js';
 import type { HeldKey } from './batch-sql.js';
 import { copyField, copyJson, copyLine, nanosToTimestamptz } from './copy-text.js';
 import type { WriteRequest } from './ledger-writer.js';
@@ -63,14 +63,12 @@ export function stageSpans(orgId: string, apiKeyId: string, records: SpanRecord[
   });
 }
 
-/** The batch's new spans, usage and content to append: one COPY per table that gets rows. */
-export function rowsToAppend(batch: WriteRequest[], held: HeldKey[]): CopyRows[] {
+/** Appends the batch's new spans, usage and content, one COPY per table that gets rows. */
+export async function appendRows(tx: BulkTransaction, batch: WriteRequest[], held: HeldKey[]): Promise<void> {
   const rows = newRows(batch, held);
-  return [
-    { table: 'spans', columns: SPAN_COLUMNS, rows: rows.spans },
-    { table: 'span_usage', columns: USAGE_COLUMNS, rows: rows.usage },
-    { table: 'span_content', columns: CONTENT_COLUMNS, rows: rows.content },
-  ].filter((c) => c.rows !== '');
+  if (rows.spans) await tx.copyIn('spans', SPAN_COLUMNS, rows.spans);
+  if (rows.usage) await tx.copyIn('span_usage', USAGE_COLUMNS, rows.usage);
+  if (rows.content) await tx.copyIn('span_content', CONTENT_COLUMNS, rows.content);
 }
 
 /**

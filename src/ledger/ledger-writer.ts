@@ -1,7 +1,6 @@
 import { heldKeys, lockAndRollupStatements } from './batch-sql.js';
 import type { BulkTransaction, RunBulkTransaction } from './bulk-transaction.js';
-import { rowsToAppend, type StagedSpan } from './copy-rows.js';
-import type { CopyRows } from './copy-script.js';
+import { appendRows, type StagedSpan } from './copy-rows.js';
 import { GroupCommit, type FlushOutcome, type GroupCommitOptions } from './group-commit.js';
 import { orUnavailable } from './unavailable.js';
 
@@ -110,6 +109,6 @@ function isWorthSplitting(err: unknown): boolean {
  * two batches race on one, the unique index refuses the second, and its requests are retried one
  * by one, now seeing the first.
  */
-async function writeBatch(tx: BulkTransaction, batch: WriteRequest[], careful: boolean): Promise<CopyRows[]> {
-  return rowsToAppend(batch, careful ? await heldKeys(tx, batch) : []);
+async function writeBatch(tx: BulkTransaction, batch: WriteRequest[], careful: boolean): Promise<void> {
+  await appendRows(tx, batch, careful ? await heldKeys(tx, batch) : []);
 }
