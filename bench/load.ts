@@ -42,12 +42,15 @@ export async function drive(opts: {
     for (;;) {
       const i = next++;
       if (i >= opts.bodies.length) return;
+      // Paced, a request's latency counts from when it was due, not from when a free connection
+      // sent it: a server that falls behind delays the requests queued behind it too, and those
+      // delays belong in the figure (no "coordinated omission").
+      let t0 = performance.now();
       if (opts.ratePerSecond) {
         const due = started + (i * 1000) / opts.ratePerSecond;
-        const wait = due - performance.now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        if (due > t0) await new Promise((r) => setTimeout(r, due - t0));
+        t0 = due;
       }
-      const t0 = performance.now();
       try {
         const res = await pool.request({ path: opts.path, method: 'POST', headers, body: opts.bodies[i] });
         await res.body.dump();
