@@ -30,6 +30,7 @@ const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
  */
 export class KeyVerifier {
   #cache = new Map<string, CacheEntry>();
+  #inFlight = new Map<string, Promise<StoredKey | null>>();
   #used = new Set<string>();
   #flushTimer: NodeJS.Timeout;
 
@@ -75,12 +76,35 @@ export class KeyVerifier {
     const cacheKey = keyHash.toString('base64');
     const now = Date.now();
     const hit = this.#cache.get(cacheKey);
-    if (hit && hit.expires > now) return hit.key;
-    const found = await orUnavailable('look up the API key', () => findKeyByHash(this.db, keyHash));
-    // The database matched by hash already; compare once more in constant time all the same.
-    const key = found && sameHash(found.keyHash, keyHash) ? found : null;
-    if (this.#cache.size >= MAX_CACHED) this.#cache.clear();
-    this.#cache.set(cacheKey, { key, expires: now + this.cacheMs });
-    return key;
+    if (hit && hit.expires > now) {
+      // Refresh ahead: in the last quarter of a verdict's life one lookup renews it in the
+      // background, so that steady traffic does not wait for the database when it expires.
+      if (hit.expires - now < this.cacheMs / 4) this.#fetch(cacheKey, keyHash).catch(() => undefined);
+      return hit.key;
+    }
+    return this.#fetch(cacheKey, keyHash);
+  }
+
+  /**
+   * One lookup per key at a time, shared by every request that needs it meanwhile: concurrent
+   * requests with an expired key would otherwise each query the database at once.
+   */
+  #fetch(cacheKey: string, keyHash: Buffer): Promise<StoredKey | null> {
+    const inFlight = this.#inFlight.get(cacheKey);
+    if (inFlight) return inFlight;
+    // The verdict is as old as the moment the lookup began: counting its life from then keeps a
+    // revocation's delay within cacheMs.
+    const started = Date.now();
+    const lookup = orUnavailable('look up the API key', () => findKeyByHash(this.db, keyHash))
+      .then((found) => {
+        // The database matched by hash already; compare once more in constant time all the same.
+        const key = found && sameHash(found.keyHash, keyHash) ? found : null;
+        if (this.#cache.size >= MAX_CACHED) this.#cache.clear();
+        this.#cache.set(cacheKey, { key, expires: started + this.cacheMs });
+        return key;
+      })
+      .finally(() => this.#inFlight.delete(cacheKey));
+    this.#inFlight.set(cacheKey, lookup);
+    return lookup;
   }
 }
