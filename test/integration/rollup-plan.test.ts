@@ -44,7 +44,7 @@ describe('roll-up marking on a ledger that has grown', () => {
       const seqScans = async () =>
         (await sql<{ relname: string; seq_scan: string }>`
           SELECT relname, seq_scan::text FROM pg_stat_xact_user_tables
-          WHERE relname IN ('spans', 'span_usage') ORDER BY relname`.execute(conn)).rows.map((r) => [r.relname, Number(r.seq_scan)] as const);
+          WHERE schemaname = current_schema() AND relname IN ('spans', 'span_usage') ORDER BY relname`.execute(conn)).rows.map((r) => [r.relname, Number(r.seq_scan)] as const);
       await sql`BEGIN`.execute(conn);
       try {
         const before = await seqScans();
