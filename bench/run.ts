@@ -5,7 +5,8 @@
  * Builds and starts the real server as the container image runs it (`--from-source`: through
  * tsx, as `npm start` does), against DATABASE_URL or PGlite with --embedded, creates a key, and
  * drives it over keep-alive HTTP with OpenRouter-shaped deliveries. Prints deliveries/s, spans/s,
- * latency, server CPU and peak RSS per variant, a paced run's latency, the raw database ceiling,
+ * latency, server CPU and peak RSS per variant, a paced run's latency, two database ceilings (the
+ * raw one of multi-row INSERTs, and the ledger writer's own with COPY),
  * checks by SQL that the ledger holds exactly what was sent, and ends with one JSON line.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,7 +21,7 @@ import { createKey } from '../src/auth/key-store.js';
 import { openDatabaseForCli } from '../src/ledger/database.js';
 import { delivery, encode, type BodyEncoding, type Variant } from './deliveries.js';
 import { drive, keepAlivePool, percentile } from './load.js';
-import { rawCeiling } from './raw-ceiling.js';
+import { rawInsertCeiling, writerCeiling } from './raw-ceiling.js';
 import { machineBusySeconds, ownCpuSeconds } from './cpu.js';
 import { startServerProcess } from './server-process.js';
 
@@ -151,8 +152,8 @@ async function main() {
   await check.close();
   const exact = Number(counts.spans) === sentDeliveries * 3 && Number(counts.generations) === sentDeliveries;
 
-  const rawLedger = await newLedger(`${schema}_raw`);
-  const raw = await rawCeiling(rawLedger, bodies(REQUESTS, 'privacy', 'json'));
+  const raw = await rawInsertCeiling(await newLedger(`${schema}_raw`), bodies(REQUESTS, 'privacy', 'json'));
+  const writer = await writerCeiling(await newLedger(`${schema}_writer`), bodies(REQUESTS, 'privacy', 'json'));
   const privacy = results[0] as { deliveries_per_s: number };
 
   const summary = {
@@ -164,6 +165,8 @@ async function main() {
     server_peak_rss_mb: peakRss,
     raw_ceiling_deliveries_per_s: Math.round(raw.deliveriesPerSecond),
     ratio_privacy_json_to_raw: +(privacy.deliveries_per_s / raw.deliveriesPerSecond).toFixed(2),
+    writer_ceiling_deliveries_per_s: Math.round(writer.deliveriesPerSecond),
+    ratio_privacy_json_to_writer: +(privacy.deliveries_per_s / writer.deliveriesPerSecond).toFixed(2),
     ledger_check: { sent_deliveries: sentDeliveries, spans: Number(counts.spans), generations: Number(counts.generations), exact },
   };
   process.stdout.write(`\n${formatSummary(summary)}\n\n`);
@@ -172,17 +175,19 @@ async function main() {
   if (admin) {
     await admin.query(`DROP SCHEMA ${schema} CASCADE`);
     await admin.query(`DROP SCHEMA ${schema}_raw CASCADE`);
+    await admin.query(`DROP SCHEMA ${schema}_writer CASCADE`);
     await admin.end();
   }
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
   if (!exact) process.exitCode = 1;
 }
 
-function formatSummary(s: { variants: Record<string, unknown>[]; paced: Record<string, unknown>; server_peak_rss_mb: number; raw_ceiling_deliveries_per_s: number; ratio_privacy_json_to_raw: number; ledger_check: Record<string, unknown> }): string {
+function formatSummary(s: { variants: Record<string, unknown>[]; paced: Record<string, unknown>; server_peak_rss_mb: number; raw_ceiling_deliveries_per_s: number; ratio_privacy_json_to_raw: number; writer_ceiling_deliveries_per_s: number; ratio_privacy_json_to_writer: number; ledger_check: Record<string, unknown> }): string {
   const lines = s.variants.map((v) => `${String(v.variant).padEnd(18)} ${String(v.deliveries_per_s).padStart(7)} deliveries/s ${String(v.spans_per_s).padStart(7)} spans/s  p50 ${v.p50_ms} ms  p99 ${v.p99_ms} ms  server CPU ${v.server_cpu_cores} cores (load generator ${v.load_generator_cpu_cores}, whole machine ${v.machine_cpu_cores ?? '?'} of ${availableParallelism()})`);
   lines.push(`paced at ${s.paced.rate_per_s}/s: p50 ${s.paced.p50_ms} ms, p99 ${s.paced.p99_ms} ms`);
   lines.push(`server peak RSS ${s.server_peak_rss_mb} MB`);
-  lines.push(`raw ceiling ${s.raw_ceiling_deliveries_per_s} deliveries/s; privacy-json / raw = ${s.ratio_privacy_json_to_raw}`);
+  lines.push(`raw ceiling (multi-row INSERT per 1,000 rows) ${s.raw_ceiling_deliveries_per_s} deliveries/s; privacy-json / raw = ${s.ratio_privacy_json_to_raw}`);
+  lines.push(`writer ceiling (the ledger's COPY writer, no HTTP) ${s.writer_ceiling_deliveries_per_s} deliveries/s; privacy-json / writer = ${s.ratio_privacy_json_to_writer}`);
   lines.push(`ledger check: ${JSON.stringify(s.ledger_check)}`);
   return lines.join('\n');
 }

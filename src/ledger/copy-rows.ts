@@ -8,13 +8,13 @@ import type { SpanRecord } from '../spend/records.js';
 
 // A batch's rows in COPY text, one table at a time.
 
-const SPAN_COLUMNS = [
+export const SPAN_COLUMNS = [
   'org_id', 'trace_id', 'span_id', 'parent_span_id', 'api_key_id', 'name', 'kind',
   'start_time_unix_nano', 'end_time_unix_nano', 'started_at', 'ended_at', 'status_code',
   'status_message', 'trace_state', 'flags', 'attributes', 'events', 'links', 'dropped', 'resource', 'scope',
 ] as const;
 
-const USAGE_COLUMNS = [
+export const USAGE_COLUMNS = [
   'org_id', 'trace_id', 'span_id', 'parent_span_id', 'role', 'generation_id', 'started_at', 'ended_at',
   'latency_ms', 'model', 'provider', 'input_tokens', 'output_tokens', 'total_tokens',
   'cached_input_tokens', 'reasoning_tokens', 'cost_usd', 'status', 'user_id', 'session_id',
