@@ -4,7 +4,7 @@ import { SPAN_COLUMNS, USAGE_COLUMNS } from '../src/ledger/copy-rows.js';
 import { migrate } from '../src/ledger/migrate.js';
 import { createKey } from '../src/auth/key-store.js';
 import { prepareDelivery } from '../src/ingest/prepare-delivery.js';
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 
 const ROWS_PER_INSERT = 1_000;
 
@@ -40,7 +40,7 @@ async function timed(ledger: LedgerLocation, bodies: Buffer[], write: (db: OwnLe
 /**
  * The raw ceiling as the throughput issue defines it: the same rows written straight to the
  * database by one multi-row INSERT per 1,000 rows (`INSERT … SELECT FROM unnest(…)`, one array per
- * column, each its own transaction, one after another) — no HTTP, no decoding, no deduplication or
+ * column, each a statement of its own, one after another) — no HTTP, no decoding, no deduplication or
  * roll-up marking.
  */
 export function rawInsertCeiling(ledger: LedgerLocation, bodies: Buffer[]): Promise<Ceiling> {
@@ -61,7 +61,7 @@ export function rawInsertCeiling(ledger: LedgerLocation, bodies: Buffer[]): Prom
       for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
         const chunk = rows.slice(i, i + ROWS_PER_INSERT).map(copyFields);
         const params = columns.map((_, c) => chunk.map((row) => row[c]));
-        await db.bulkTransaction({ opening: 'SELECT 1', closing: 'SELECT 1' }, (tx) => tx.query(text, params));
+        await db.db.executeQuery(CompiledQuery.raw(text, params));
       }
     }
   });
