@@ -15,8 +15,15 @@ export interface Ceiling {
 
 type LedgerLocation = { databaseUrl?: string; dataDir: string };
 
-/** Opens a fresh ledger, prepares the bodies' rows for it, and times `write` over them. */
-async function timed(ledger: LedgerLocation, bodies: Buffer[], write: (db: OwnLedgerDatabase, requests: WriteRequest[]) => Promise<void>): Promise<Ceiling> {
+/**
+ * Opens a fresh ledger, prepares the bodies' rows for it, lets `prepare` turn them into what it
+ * will send (untimed), and times the write it returns.
+ */
+async function timed(
+  ledger: LedgerLocation,
+  bodies: Buffer[],
+  prepare: (db: OwnLedgerDatabase, requests: WriteRequest[]) => Promise<() => Promise<void>>,
+): Promise<Ceiling> {
   const db = await openDatabase({ databaseUrl: ledger.databaseUrl, dataDir: ledger.dataDir, poolSize: 4 });
   try {
     await migrate(db.db);
@@ -28,8 +35,9 @@ async function timed(ledger: LedgerLocation, bodies: Buffer[], write: (db: OwnLe
       spans: prepareDelivery({ body, encoding: 'json', orgId, apiKeyId: key.id, storeContent: false }).spans,
     }));
     const spans = requests.reduce((n, r) => n + r.spans.length, 0);
+    const write = await prepare(db, requests);
     const started = performance.now();
-    await write(db, requests);
+    await write();
     const seconds = (performance.now() - started) / 1000;
     return { deliveriesPerSecond: requests.length / seconds, spansPerSecond: spans / seconds };
   } finally {
@@ -40,8 +48,8 @@ async function timed(ledger: LedgerLocation, bodies: Buffer[], write: (db: OwnLe
 /**
  * The raw ceiling as the throughput issue defines it: the same rows written straight to the
  * database by one multi-row INSERT per 1,000 rows (`INSERT … SELECT FROM unnest(…)`, one array per
- * column, each a statement of its own, one after another) — no HTTP, no decoding, no deduplication or
- * roll-up marking.
+ * column, each a statement of its own, one after another; its parameters built before the clock
+ * starts) — no HTTP, no decoding, no deduplication or roll-up marking.
  */
 export function rawInsertCeiling(ledger: LedgerLocation, bodies: Buffer[]): Promise<Ceiling> {
   return timed(ledger, bodies, async (db, requests) => {
@@ -50,6 +58,7 @@ export function rawInsertCeiling(ledger: LedgerLocation, bodies: Buffer[]): Prom
       { table: 'spans', columns: SPAN_COLUMNS, rows: spans.map((s) => s.spanRow) },
       { table: 'span_usage', columns: USAGE_COLUMNS, rows: spans.flatMap((s) => (s.usageRow ? [s.usageRow] : [])) },
     ];
+    const statements: CompiledQuery[] = [];
     for (const { table, columns, rows } of tables) {
       // Each column as one array of its own type, so that a statement has as many parameters as
       // the table has columns, not one per value.
@@ -60,10 +69,12 @@ export function rawInsertCeiling(ledger: LedgerLocation, bodies: Buffer[]): Prom
       const text = `INSERT INTO ${table} (${columns.join(', ')}) SELECT * FROM unnest(${arrays})`;
       for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
         const chunk = rows.slice(i, i + ROWS_PER_INSERT).map(copyFields);
-        const params = columns.map((_, c) => chunk.map((row) => row[c]));
-        await db.db.executeQuery(CompiledQuery.raw(text, params));
+        statements.push(CompiledQuery.raw(text, columns.map((_, c) => chunk.map((fields) => fields[c]))));
       }
     }
+    return async () => {
+      for (const statement of statements) await db.db.executeQuery(statement);
+    };
   });
 }
 
@@ -76,7 +87,9 @@ export function writerCeiling(ledger: LedgerLocation, bodies: Buffer[]): Promise
   return timed(ledger, bodies, async (db, requests) => {
     const perRequest = requests.reduce((n, r) => n + r.spans.length, 0) / requests.length;
     const writer = new LedgerWriter(db.bulkTransaction, { maxItems: Math.max(1, Math.round(ROWS_PER_INSERT / perRequest)), maxWaitMs: 0, maxInFlight: 1 });
-    await Promise.all(requests.map((r) => writer.write(r)));
+    return async () => {
+      await Promise.all(requests.map((r) => writer.write(r)));
+    };
   });
 }
 
