@@ -7,7 +7,9 @@
  * drives it over keep-alive HTTP with OpenRouter-shaped deliveries. Prints deliveries/s, spans/s,
  * latency, server CPU and peak RSS per variant, a paced run's latency, two database ceilings (the
  * raw one of multi-row INSERTs, and the ledger writer's own with COPY),
- * checks by SQL that the ledger holds exactly what was sent, and ends with one JSON line.
+ * checks by SQL that the ledger holds exactly what was sent, measures the machine's HTTP ceiling (a
+ * bare Fastify route), and ends with one JSON line. LEDGER_* variables set for the bench are
+ * passed to the server.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -22,6 +24,7 @@ import { openDatabaseForCli } from '../src/ledger/database.js';
 import { delivery, encode, type BodyEncoding, type Variant } from './deliveries.js';
 import { drive, keepAlivePool, percentile } from './load.js';
 import { rawInsertCeiling, writerCeiling } from './raw-ceiling.js';
+import { httpCeiling } from './http-ceiling.js';
 import { machineBusySeconds, ownCpuSeconds } from './cpu.js';
 import { startServerProcess } from './server-process.js';
 
@@ -71,7 +74,9 @@ async function main() {
   await admin?.connect();
   const ledger = await newLedger(schema);
 
-  const serverEnv: Record<string, string> = { ...ledger.env };
+  // The server's own settings (LEDGER_BATCH_MAX_WAIT_MS and the rest) pass through, to try them.
+  const settings = Object.entries(process.env).filter(([k, v]) => k.startsWith('LEDGER_') && v !== undefined);
+  const serverEnv: Record<string, string> = { ...(Object.fromEntries(settings) as Record<string, string>), ...ledger.env };
   if (args['write-concurrency']) serverEnv.LEDGER_WRITE_CONCURRENCY = args['write-concurrency'];
   if (args['prepare-threads']) serverEnv.LEDGER_PREPARE_THREADS = args['prepare-threads'];
   const compiled = !args['from-source'];
@@ -152,6 +157,7 @@ async function main() {
   await check.close();
   const exact = Number(counts.spans) === sentDeliveries * 3 && Number(counts.generations) === sentDeliveries;
 
+  const http = await httpCeiling({ path: PATH, warmup: bodies(2_000, 'privacy', 'json'), bodies: bodies(REQUESTS, 'privacy', 'json'), concurrency: CONCURRENCY });
   const raw = await rawInsertCeiling(await newLedger(`${schema}_raw`), bodies(REQUESTS, 'privacy', 'json'));
   const writer = await writerCeiling(await newLedger(`${schema}_writer`), bodies(REQUESTS, 'privacy', 'json'));
   const privacy = results[0] as { deliveries_per_s: number };
@@ -167,6 +173,9 @@ async function main() {
     ratio_privacy_json_to_raw: +(privacy.deliveries_per_s / raw.deliveriesPerSecond).toFixed(2),
     writer_ceiling_deliveries_per_s: Math.round(writer.deliveriesPerSecond),
     ratio_privacy_json_to_writer: +(privacy.deliveries_per_s / writer.deliveriesPerSecond).toFixed(2),
+    http_ceiling_deliveries_per_s: Math.round(http.deliveriesPerSecond),
+    http_ceiling_server_cpu_cores: +http.serverCpuCores.toFixed(2),
+    ratio_privacy_json_to_http: +(privacy.deliveries_per_s / http.deliveriesPerSecond).toFixed(2),
     ledger_check: { sent_deliveries: sentDeliveries, spans: Number(counts.spans), generations: Number(counts.generations), exact },
   };
   process.stdout.write(`\n${formatSummary(summary)}\n\n`);
@@ -182,12 +191,13 @@ async function main() {
   if (!exact) process.exitCode = 1;
 }
 
-function formatSummary(s: { variants: Record<string, unknown>[]; paced: Record<string, unknown>; server_peak_rss_mb: number; raw_ceiling_deliveries_per_s: number; ratio_privacy_json_to_raw: number; writer_ceiling_deliveries_per_s: number; ratio_privacy_json_to_writer: number; ledger_check: Record<string, unknown> }): string {
+function formatSummary(s: { variants: Record<string, unknown>[]; paced: Record<string, unknown>; server_peak_rss_mb: number; raw_ceiling_deliveries_per_s: number; ratio_privacy_json_to_raw: number; writer_ceiling_deliveries_per_s: number; ratio_privacy_json_to_writer: number; http_ceiling_deliveries_per_s: number; http_ceiling_server_cpu_cores: number; ratio_privacy_json_to_http: number; ledger_check: Record<string, unknown> }): string {
   const lines = s.variants.map((v) => `${String(v.variant).padEnd(18)} ${String(v.deliveries_per_s).padStart(7)} deliveries/s ${String(v.spans_per_s).padStart(7)} spans/s  p50 ${v.p50_ms} ms  p99 ${v.p99_ms} ms  server CPU ${v.server_cpu_cores} cores (load generator ${v.load_generator_cpu_cores}, whole machine ${v.machine_cpu_cores ?? '?'} of ${availableParallelism()})`);
   lines.push(`paced at ${s.paced.rate_per_s}/s: p50 ${s.paced.p50_ms} ms, p99 ${s.paced.p99_ms} ms`);
   lines.push(`server peak RSS ${s.server_peak_rss_mb} MB`);
   lines.push(`raw ceiling (multi-row INSERT per 1,000 rows) ${s.raw_ceiling_deliveries_per_s} deliveries/s; privacy-json / raw = ${s.ratio_privacy_json_to_raw}`);
   lines.push(`writer ceiling (the ledger's COPY writer, no HTTP) ${s.writer_ceiling_deliveries_per_s} deliveries/s; privacy-json / writer = ${s.ratio_privacy_json_to_writer}`);
+  lines.push(`HTTP ceiling (a bare Fastify route that only parses the same bodies) ${s.http_ceiling_deliveries_per_s} deliveries/s at ${s.http_ceiling_server_cpu_cores} cores; privacy-json / HTTP = ${s.ratio_privacy_json_to_http}`);
   lines.push(`ledger check: ${JSON.stringify(s.ledger_check)}`);
   return lines.join('\n');
 }

@@ -33,14 +33,15 @@ export async function freePort(): Promise<number> {
 /**
  * Starts the server as its own process, so its CPU and memory are its own: from the sources
  * through tsx, as `npm start` does, or `compiled` (`dist/`, built by `npm run build`) as the
- * container image runs it.
+ * container image runs it. `script`: another server to run from source instead (it must answer
+ * GET /readyz).
  */
 export async function startServerProcess(
   env: Record<string, string>,
-  opts: { nodeArgs?: string[]; capture?: boolean; compiled?: boolean } = {},
+  opts: { nodeArgs?: string[]; capture?: boolean; compiled?: boolean; script?: string } = {},
 ): Promise<ServerProcess> {
   const port = await freePort();
-  const entry = opts.compiled ? ['dist/src/main.js'] : ['--import', 'tsx', 'src/main.ts'];
+  const entry = opts.compiled ? ['dist/src/main.js'] : ['--import', 'tsx', opts.script ?? 'src/main.ts'];
   const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...entry], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env, PORT: String(port), HOST: '127.0.0.1' },
