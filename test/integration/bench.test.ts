@@ -1,0 +1,38 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, inject, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * `npm run bench` end to end with few requests, on the ledger under test: it builds and starts the
+ * server, drives every variant, the paced run and the three ceilings, and checks the ledger. What
+ * is asserted is that it works and counts exactly, never how fast.
+ */
+describe('npm run bench', () => {
+  it('runs every stage and reports an exact ledger in its JSON line', async () => {
+    const databaseUrl = inject('databaseUrl');
+    const where = databaseUrl ? [] : ['--embedded'];
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'bench/run.ts', ...where, '--requests', '200', '--concurrency', '8', '--rate', '100'],
+      { cwd: root, env: { ...process.env, DATABASE_URL: databaseUrl || undefined }, maxBuffer: 16 * 1024 * 1024 },
+    );
+    const summary = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown> & {
+      variants: { variant: string; deliveries_per_s: number }[];
+      paced: { achieved_per_s: number };
+      ledger_check: { sent_deliveries: number; spans: number; generations: number; exact: boolean };
+    };
+
+    expect(summary.ledger).toBe(databaseUrl ? 'postgres' : 'pglite');
+    expect(summary.variants.map((v) => v.variant)).toEqual(['privacy-json', 'privacy-protobuf', 'content-json']);
+    for (const v of summary.variants) expect(v.deliveries_per_s).toBeGreaterThan(0);
+    expect(summary.paced.achieved_per_s).toBeGreaterThan(0);
+    for (const field of ['raw_ceiling_deliveries_per_s', 'writer_ceiling_deliveries_per_s', 'http_ceiling_deliveries_per_s']) {
+      expect(summary[field]).toBeGreaterThan(0);
+    }
+    // 2,000 warm-up deliveries, 200 + 200 + 100 measured, 100 × 11 paced.
+    expect(summary.ledger_check).toEqual({ sent_deliveries: 3600, spans: 10800, generations: 3600, exact: true });
+  }, 240_000);
+});
