@@ -32,7 +32,11 @@ describe('npm run bench', () => {
     for (const field of ['raw_ceiling_deliveries_per_s', 'writer_ceiling_deliveries_per_s', 'http_ceiling_deliveries_per_s']) {
       expect(summary[field]).toBeGreaterThan(0);
     }
-    // 2,000 warm-up deliveries, 200 + 200 + 100 measured, 100 × 11 paced.
-    expect(summary.ledger_check).toEqual({ sent_deliveries: 3600, spans: 10800, generations: 3600, exact: true });
+    const half = summary.paced_half_capacity as { rate_per_s: number; achieved_per_s: number };
+    expect(half.rate_per_s).toBe(Math.max(1, Math.round(summary.variants[0]!.deliveries_per_s / 2)));
+    expect(half.achieved_per_s).toBeGreaterThan(0);
+    // 2,000 warm-up deliveries, 200 + 200 + 100 measured, 100 × 11 paced, and 11 s at half capacity.
+    const sent = 3600 + half.rate_per_s * 11;
+    expect(summary.ledger_check).toEqual({ sent_deliveries: sent, spans: 3 * sent, generations: sent, exact: true });
   }, 240_000);
 });
