@@ -138,6 +138,8 @@ async function main() {
     process.stdout.write(`${JSON.stringify(row)}\n`);
   }
 
+  const privacy = results[0] as { deliveries_per_s: number };
+
   // One second at the paced rate first, not measured: the latency asked for is the steady state's
   // at that rate, not the queue left by the saturating run before it draining.
   const pacedRun = async (rate: number) => {
@@ -151,7 +153,7 @@ async function main() {
   process.stdout.write(`paced: ${JSON.stringify(pacedRow)}\n`);
   // The same at half of what this machine took saturated: a fixed rate is a different share of the
   // capacity on every machine, and the latency near saturation is mostly queueing.
-  const halfRow = await pacedRun(Math.max(1, Math.round((results[0] as { deliveries_per_s: number }).deliveries_per_s / 2)));
+  const halfRow = await pacedRun(Math.max(1, Math.round(privacy.deliveries_per_s / 2)));
   process.stdout.write(`paced at half capacity: ${JSON.stringify(halfRow)}\n`);
   const peakRss = +server.peakRssMb().toFixed(1);
   await pool.close();
@@ -167,7 +169,6 @@ async function main() {
   const http = await httpCeiling({ path: PATH, warmup: bodies(2_000, 'privacy', 'json'), bodies: bodies(REQUESTS, 'privacy', 'json'), concurrency: CONCURRENCY });
   const raw = await rawInsertCeiling(await newLedger(`${schema}_raw`), bodies(REQUESTS, 'privacy', 'json'));
   const writer = await writerCeiling(await newLedger(`${schema}_writer`), bodies(REQUESTS, 'privacy', 'json'));
-  const privacy = results[0] as { deliveries_per_s: number };
 
   const summary = {
     ledger: args.embedded ? 'pglite' : 'postgres',
