@@ -1,4 +1,4 @@
-import { drive, keepAlivePool } from './load.js';
+import { driveAllOk, keepAlivePool } from './load.js';
 import { startServerProcess } from './server-process.js';
 
 export interface HttpCeiling {
@@ -15,11 +15,8 @@ export interface HttpCeiling {
 export async function httpCeiling(opts: { path: string; warmup: Buffer[]; bodies: Buffer[]; concurrency: number }): Promise<HttpCeiling> {
   const server = await startServerProcess({ BARE_PATH: opts.path }, { script: 'bench/bare-http-server.ts' });
   const pool = keepAlivePool(server.url, opts.concurrency);
-  const send = async (bodies: Buffer[]) => {
-    const r = await drive({ pool, path: opts.path, key: 'none', contentType: 'application/json', bodies, concurrency: opts.concurrency });
-    if (r.failed > 0) throw new Error(`HTTP ceiling: ${r.failed} requests failed: ${JSON.stringify(r.failures)}`);
-    return r;
-  };
+  const send = (bodies: Buffer[]) =>
+    driveAllOk('HTTP ceiling', { pool, path: opts.path, key: 'none', contentType: 'application/json', bodies, concurrency: opts.concurrency });
   try {
     await send(opts.warmup);
     const cpu0 = server.cpuSeconds();

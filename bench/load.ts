@@ -71,6 +71,13 @@ export async function drive(opts: {
   return { sent: opts.bodies.length, failed, failures, seconds, latenciesMs: latencies };
 }
 
+/** `drive`, where any failed request stops the bench: a figure over failed requests would mislead. */
+export async function driveAllOk(what: string, opts: Parameters<typeof drive>[0]): Promise<LoadResult> {
+  const r = await drive(opts);
+  if (r.failed > 0) throw new Error(`${what}: ${r.failed} requests failed: ${JSON.stringify(r.failures)}`);
+  return r;
+}
+
 export function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;

@@ -22,7 +22,7 @@ type LedgerLocation = { databaseUrl?: string; dataDir: string };
 async function timed(
   ledger: LedgerLocation,
   bodies: Buffer[],
-  prepare: (db: OwnLedgerDatabase, requests: WriteRequest[]) => Promise<() => Promise<void>>,
+  prepare: (db: OwnLedgerDatabase, requests: WriteRequest[], spans: number) => Promise<() => Promise<void>>,
 ): Promise<Ceiling> {
   const db = await openDatabase({ databaseUrl: ledger.databaseUrl, dataDir: ledger.dataDir, poolSize: 4 });
   try {
@@ -35,7 +35,7 @@ async function timed(
       spans: prepareDelivery({ body, encoding: 'json', orgId, apiKeyId: key.id, storeContent: false }).spans,
     }));
     const spans = requests.reduce((n, r) => n + r.spans.length, 0);
-    const write = await prepare(db, requests);
+    const write = await prepare(db, requests, spans);
     const started = performance.now();
     await write();
     const seconds = (performance.now() - started) / 1000;
@@ -84,8 +84,8 @@ export function rawInsertCeiling(ledger: LedgerLocation, bodies: Buffer[]): Prom
  * decoding, no waiting for senders. COPY is cheaper than any INSERT, so this ceiling is higher.
  */
 export function writerCeiling(ledger: LedgerLocation, bodies: Buffer[]): Promise<Ceiling> {
-  return timed(ledger, bodies, async (db, requests) => {
-    const perRequest = requests.reduce((n, r) => n + r.spans.length, 0) / requests.length;
+  return timed(ledger, bodies, async (db, requests, spans) => {
+    const perRequest = spans / requests.length;
     const writer = new LedgerWriter(db.bulkTransaction, { maxItems: Math.max(1, Math.round(ROWS_PER_INSERT / perRequest)), maxWaitMs: 0, maxInFlight: 1 });
     return async () => {
       await Promise.all(requests.map((r) => writer.write(r)));
@@ -93,11 +93,12 @@ export function writerCeiling(ledger: LedgerLocation, bodies: Buffer[]): Promise
   });
 }
 
+const UNESCAPE: Record<string, string> = { n: '\n', r: '\r', t: '\t' };
+
 /** A COPY text line's fields as values for parameters: `\N` is null, escapes undone. */
 function copyFields(line: string): (string | null)[] {
-  const unescape: Record<string, string> = { n: '\n', r: '\r', t: '\t' };
   return line
     .slice(0, -1)
     .split('\t')
-    .map((f) => (f === '\\N' ? null : f.replace(/\\(.)/g, (_, ch: string) => unescape[ch] ?? ch)));
+    .map((f) => (f === '\\N' ? null : f.replace(/\\(.)/g, (_, ch: string) => UNESCAPE[ch] ?? ch)));
 }
