@@ -26,7 +26,6 @@ import { driveAllOk, keepAlivePool, percentile } from './load.js';
 import { rawInsertCeiling, writerCeiling } from './raw-ceiling.js';
 import { httpCeiling } from './http-ceiling.js';
 import { machineBusySeconds, ownCpuSeconds } from './cpu.js';
-import { checkpointSyncMs } from './checkpoints.js';
 import { startServerProcess } from './server-process.js';
 
 const { values: args } = parseArgs({
@@ -145,18 +144,9 @@ async function main() {
   const pacedRun = async (rate: number) => {
     const pacedBodies = bodies(rate * 11, 'privacy', 'json');
     await send(pacedBodies.slice(0, rate), 'json', rate);
-    const sync0 = admin ? await checkpointSyncMs(admin) : null;
     const paced = await send(pacedBodies.slice(rate), 'json', rate);
-    const sync1 = admin ? await checkpointSyncMs(admin) : null;
     const pl = paced.latenciesMs.slice().sort();
-    return {
-      rate_per_s: rate,
-      achieved_per_s: Math.round(paced.sent / paced.seconds),
-      p50_ms: +percentile(pl, 50).toFixed(2),
-      p99_ms: +percentile(pl, 99).toFixed(2),
-      // Null on PGlite: the server holds its data directory, and its checkpoints are in-process.
-      checkpoint_sync_ms: sync0 === null || sync1 === null ? null : Math.round(sync1 - sync0),
-    };
+    return { rate_per_s: rate, achieved_per_s: Math.round(paced.sent / paced.seconds), p50_ms: +percentile(pl, 50).toFixed(2), p99_ms: +percentile(pl, 99).toFixed(2) };
   };
   const pacedRow = await pacedRun(RATE);
   process.stdout.write(`paced: ${JSON.stringify(pacedRow)}\n`);
@@ -211,10 +201,7 @@ async function main() {
 
 function formatSummary(s: { variants: Record<string, unknown>[]; paced: Record<string, unknown>; paced_half_capacity: Record<string, unknown>; server_peak_rss_mb: number; raw_ceiling_deliveries_per_s: number; ratio_privacy_json_to_raw: number; writer_ceiling_deliveries_per_s: number; ratio_privacy_json_to_writer: number; http_ceiling_deliveries_per_s: number; http_ceiling_server_cpu_cores: number; ratio_privacy_json_to_http: number; ledger_check: Record<string, unknown> }): string {
   const lines = s.variants.map((v) => `${String(v.variant).padEnd(18)} ${String(v.deliveries_per_s).padStart(7)} deliveries/s ${String(v.spans_per_s).padStart(7)} spans/s  p50 ${v.p50_ms} ms  p99 ${v.p99_ms} ms  server CPU ${v.server_cpu_cores} cores (load generator ${v.load_generator_cpu_cores}, whole machine ${v.machine_cpu_cores ?? '?'} of ${availableParallelism()})`);
-  for (const p of [s.paced, s.paced_half_capacity]) {
-    const sync = p.checkpoint_sync_ms === null ? '' : `; checkpoint fsync meanwhile ${p.checkpoint_sync_ms} ms`;
-    lines.push(`paced at ${p.rate_per_s}/s: p50 ${p.p50_ms} ms, p99 ${p.p99_ms} ms${sync}`);
-  }
+  for (const p of [s.paced, s.paced_half_capacity]) lines.push(`paced at ${p.rate_per_s}/s: p50 ${p.p50_ms} ms, p99 ${p.p99_ms} ms`);
   lines.push(`server peak RSS ${s.server_peak_rss_mb} MB`);
   lines.push(`raw ceiling (multi-row INSERT per 1,000 rows) ${s.raw_ceiling_deliveries_per_s} deliveries/s; privacy-json / raw = ${s.ratio_privacy_json_to_raw}`);
   lines.push(`writer ceiling (the ledger's COPY writer, no HTTP) ${s.writer_ceiling_deliveries_per_s} deliveries/s; privacy-json / writer = ${s.ratio_privacy_json_to_writer}`);
