@@ -1,3 +1,4 @@
+import { loadConfig } from '../src/config.js';
 import { openDatabase, type OwnLedgerDatabase } from '../src/ledger/database.js';
 import { LedgerWriter, type WriteRequest } from '../src/ledger/ledger-writer.js';
 import { SPAN_COLUMNS, USAGE_COLUMNS } from '../src/ledger/copy-rows.js';
@@ -24,7 +25,9 @@ async function timed(
   bodies: Buffer[],
   prepare: (db: OwnLedgerDatabase, requests: WriteRequest[], spans: number) => Promise<() => Promise<void>>,
 ): Promise<Ceiling> {
-  const db = await openDatabase({ databaseUrl: ledger.databaseUrl, dataDir: ledger.dataDir, poolSize: 4 });
+  // Written as the server under test writes (the same LEDGER_* settings reach both).
+  const writeFlushAfterKb = loadConfig(process.env).LEDGER_WRITE_FLUSH_AFTER_KB;
+  const db = await openDatabase({ databaseUrl: ledger.databaseUrl, dataDir: ledger.dataDir, poolSize: 4, writeFlushAfterKb });
   try {
     await migrate(db.db);
     const key = await createKey(db.db, { org: 'raw-ceiling', scope: 'ingest' });

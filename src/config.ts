@@ -35,6 +35,11 @@ const schema = z.object({
   LEDGER_WRITE_CONCURRENCY: int(1, 64).default(2),
   LEDGER_POOL_SIZE: int(1, 200).default(8),
   /**
+   * Postgres's backend_flush_after for the write transactions, in kB (0: the server's own). Their
+   * data then reaches the disk as it is written, not in bursts that stall every commit's WAL flush.
+   */
+  LEDGER_WRITE_FLUSH_AFTER_KB: int(0, 2048).default(256),
+  /**
    * Threads that decode deliveries and build their rows, off the thread that serves HTTP; 0 does
    * that on the serving thread. Default: one per core beyond the first (none on one core, where a
    * thread would only add hand-over costs), at most 4.

@@ -24,6 +24,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     databaseUrl: config.DATABASE_URL,
     dataDir: config.DATA_DIR,
     poolSize: config.LEDGER_POOL_SIZE,
+    writeFlushAfterKb: config.LEDGER_WRITE_FLUSH_AFTER_KB,
     serveLocalBridge: true,
   });
   try {

@@ -28,13 +28,19 @@ export type RunBulkTransaction = <T>(statements: BulkStatements, work: (tx: Bulk
 const copyStatement = (table: string, columns: readonly string[], source: string) =>
   `COPY ${table} (${columns.join(', ')}) FROM ${source}`;
 
-/** On a pg pool: a client of its own for the transaction, discarded if the connection broke. */
-export function pgBulkTransaction(pool: pg.Pool): RunBulkTransaction {
+/**
+ * On a pg pool: a client of its own for the transaction, discarded if the connection broke.
+ * `flushAfterKb` (0: leave it): backend_flush_after for the transaction alone. A writer evicts
+ * many dirty pages itself; left in the kernel's cache they are written back ~200 MB at a time, and
+ * every commit's WAL flush waits behind that (seen: commits of 50–250 ms).
+ */
+export function pgBulkTransaction(pool: pg.Pool, flushAfterKb = 0): RunBulkTransaction {
+  const begin = flushAfterKb > 0 ? `BEGIN; SET LOCAL backend_flush_after = '${flushAfterKb}kB';` : 'BEGIN;';
   return async (statements, work) => {
     const client = await pool.connect();
     let broken: Error | undefined;
     try {
-      await client.query(`BEGIN; ${statements.opening}`);
+      await client.query(`${begin} ${statements.opening}`);
       const result = await work({
         query: async (text, params) => (await client.query(text, params)).rows,
         copyIn: (table, columns, rows) =>

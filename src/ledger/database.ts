@@ -28,6 +28,8 @@ export interface DatabaseOptions {
   /** PGlite data directory; `memory://` keeps it in memory (tests). */
   dataDir: string;
   poolSize: number;
+  /** Postgres's backend_flush_after for the ledger writer's transactions, in kB; 0 leaves it. */
+  writeFlushAfterKb?: number;
   /** Let the command line reach this embedded ledger while the process holds it (the server). */
   serveLocalBridge?: boolean;
 }
@@ -51,7 +53,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<OwnLedgerData
     pool.on('error', () => {});
     pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
-    return { db, kind: 'postgres', pool, bulkTransaction: pgBulkTransaction(pool), close: () => db.destroy() };
+    return { db, kind: 'postgres', pool, bulkTransaction: pgBulkTransaction(pool, opts.writeFlushAfterKb ?? 0), close: () => db.destroy() };
   }
   const inMemory = opts.dataDir.startsWith('memory://');
   if (!inMemory) mkdirSync(opts.dataDir, { recursive: true });

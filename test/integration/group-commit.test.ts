@@ -74,6 +74,17 @@ describe('group commit', () => {
     expect(rewrites).toEqual(['duplicate']);
   });
 
+  it('sets backend_flush_after for its own transactions only, on Postgres', async () => {
+    const flushAfter = async (query: (text: string) => Promise<{ backend_flush_after: string }[]>) => (await query('SHOW backend_flush_after'))[0]!.backend_flush_after;
+    const outside = () => flushAfter((text) => server.query(text));
+    const before = await outside();
+    const inside = await server.ledger.bulkTransaction({ opening: 'SELECT 1', closing: 'SELECT 1' }, (tx) => flushAfter((text) => tx.query(text, [])));
+    expect(inside).toBe(server.ledger.kind === 'postgres' ? '256kB' : before);
+    // SET LOCAL: the connection goes back to the pool as it was.
+    const after = await Promise.all(Array.from({ length: server.config.LEDGER_POOL_SIZE }, outside));
+    expect(new Set(after)).toEqual(new Set([before]));
+  });
+
   it('keeps text with tabs, line breaks, backslashes and multi-byte characters exactly as sent', async () => {
     const writer = new LedgerWriter(server.ledger.bulkTransaction, { maxItems: 64, maxWaitMs: 0, maxInFlight: 1 });
     const awkward = 'tab\there\\n\nnew\nline\r\nCRLF \\N \\ café 🚀 ∑ end\\';
