@@ -12,7 +12,7 @@
  * LEDGER_* variables set for the bench are passed to the server.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
@@ -27,6 +27,7 @@ import { rawInsertCeiling, writerCeiling } from './raw-ceiling.js';
 import { httpCeiling } from './http-ceiling.js';
 import { machineBusySeconds, ownCpuSeconds } from './cpu.js';
 import { startServerProcess } from './server-process.js';
+import { formatSummary, type BenchSummary, type PacedRow, type VariantRow } from './summary.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -98,7 +99,7 @@ async function main() {
   ];
   const pool = keepAlivePool(server.url, CONCURRENCY);
   let sentDeliveries = 0;
-  const results: Record<string, unknown>[] = [];
+  const results: VariantRow[] = [];
   const send = async (b: Buffer[], encoding: BodyEncoding, rate?: number) => {
     const r = await driveAllOk('ledger server', {
       pool,
@@ -122,7 +123,7 @@ async function main() {
     const r = await send(b, v.encoding);
     const machine1 = machineBusySeconds();
     const lat = r.latenciesMs.slice().sort();
-    const row = {
+    const row: VariantRow = {
       variant: v.name,
       deliveries_per_s: Math.round(r.sent / r.seconds),
       spans_per_s: Math.round((r.sent * 3) / r.seconds),
@@ -139,11 +140,11 @@ async function main() {
     process.stdout.write(`${JSON.stringify(row)}\n`);
   }
 
-  const privacy = results[0] as { deliveries_per_s: number };
+  const privacy = results[0]!;
 
   // One second at the paced rate first, not measured: the latency asked for is the steady state's
   // at that rate, not the queue left by the saturating run before it draining.
-  const pacedRun = async (rate: number) => {
+  const pacedRun = async (rate: number): Promise<PacedRow> => {
     const pacedBodies = bodies(rate * (1 + PACED_SECONDS), 'privacy', 'json');
     await send(pacedBodies.slice(0, rate), 'json', rate);
     const paced = await send(pacedBodies.slice(rate), 'json', rate);
@@ -179,7 +180,7 @@ async function main() {
   const raw = await rawInsertCeiling(await newLedger(`${schema}_raw`), bodies(REQUESTS, 'privacy', 'json'));
   const writer = await writerCeiling(await newLedger(`${schema}_writer`), bodies(REQUESTS, 'privacy', 'json'));
 
-  const summary = {
+  const summary: BenchSummary = {
     ledger: args.embedded ? 'pglite' : 'postgres',
     server: compiled ? 'compiled' : 'sources',
     concurrency: CONCURRENCY,
@@ -207,17 +208,6 @@ async function main() {
   }
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
   if (!exact) process.exitCode = 1;
-}
-
-function formatSummary(s: { variants: Record<string, unknown>[]; paced: Record<string, unknown>; paced_half_capacity: Record<string, unknown>; server_peak_rss_mb: number; raw_ceiling_deliveries_per_s: number; ratio_privacy_json_to_raw: number; writer_ceiling_deliveries_per_s: number; ratio_privacy_json_to_writer: number; http_ceiling_deliveries_per_s: number; http_ceiling_server_cpu_cores: number; ratio_privacy_json_to_http: number; ledger_check: Record<string, unknown> }): string {
-  const lines = s.variants.map((v) => `${String(v.variant).padEnd(18)} ${String(v.deliveries_per_s).padStart(7)} deliveries/s ${String(v.spans_per_s).padStart(7)} spans/s  p50 ${v.p50_ms} ms  p99 ${v.p99_ms} ms  server CPU ${v.server_cpu_cores} cores (load generator ${v.load_generator_cpu_cores}, whole machine ${v.machine_cpu_cores ?? '?'} of ${availableParallelism()})`);
-  for (const p of [s.paced, s.paced_half_capacity]) lines.push(`paced at ${p.rate_per_s}/s: p50 ${p.p50_ms} ms, p99 ${p.p99_ms} ms, p99.9 ${p.p999_ms} ms, max ${p.max_ms} ms`);
-  lines.push(`server peak RSS ${s.server_peak_rss_mb} MB`);
-  lines.push(`raw ceiling (multi-row INSERT per 1,000 rows) ${s.raw_ceiling_deliveries_per_s} deliveries/s; privacy-json / raw = ${s.ratio_privacy_json_to_raw}`);
-  lines.push(`writer ceiling (the ledger's COPY writer, no HTTP) ${s.writer_ceiling_deliveries_per_s} deliveries/s; privacy-json / writer = ${s.ratio_privacy_json_to_writer}`);
-  lines.push(`HTTP ceiling (a bare Fastify route that only parses the same bodies) ${s.http_ceiling_deliveries_per_s} deliveries/s at ${s.http_ceiling_server_cpu_cores} cores; privacy-json / HTTP = ${s.ratio_privacy_json_to_http}`);
-  lines.push(`ledger check: ${JSON.stringify(s.ledger_check)}`);
-  return lines.join('\n');
 }
 
 main().catch((err: unknown) => {

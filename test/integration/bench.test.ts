@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
+import type { BenchSummary } from '../../bench/summary.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -19,11 +20,7 @@ describe('npm run bench', () => {
       ['--import', 'tsx', 'bench/run.ts', ...where, '--requests', '200', '--concurrency', '8', '--rate', '100', '--paced-seconds', '2'],
       { cwd: root, env: { ...process.env, DATABASE_URL: databaseUrl || undefined }, maxBuffer: 16 * 1024 * 1024 },
     );
-    const summary = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown> & {
-      variants: { variant: string; deliveries_per_s: number }[];
-      paced: { achieved_per_s: number; p50_ms: number; p99_ms: number; p999_ms: number; max_ms: number };
-      ledger_check: { sent_deliveries: number; spans: number; generations: number; exact: boolean };
-    };
+    const summary = JSON.parse(stdout.trim().split('\n').at(-1)!) as BenchSummary;
 
     expect(summary.ledger).toBe(databaseUrl ? 'postgres' : 'pglite');
     expect(summary.variants.map((v) => v.variant)).toEqual(['privacy-json', 'privacy-protobuf', 'content-json']);
@@ -32,10 +29,10 @@ describe('npm run bench', () => {
     const { p50_ms, p99_ms, p999_ms, max_ms } = summary.paced;
     expect(p50_ms).toBeGreaterThan(0);
     expect([p50_ms, p99_ms, p999_ms, max_ms]).toEqual([p50_ms, p99_ms, p999_ms, max_ms].sort((a, b) => a - b));
-    for (const field of ['raw_ceiling_deliveries_per_s', 'writer_ceiling_deliveries_per_s', 'http_ceiling_deliveries_per_s']) {
+    for (const field of ['raw_ceiling_deliveries_per_s', 'writer_ceiling_deliveries_per_s', 'http_ceiling_deliveries_per_s'] as const) {
       expect(summary[field]).toBeGreaterThan(0);
     }
-    const half = summary.paced_half_capacity as { rate_per_s: number; achieved_per_s: number };
+    const half = summary.paced_half_capacity;
     expect(half.rate_per_s).toBe(Math.max(1, Math.round(summary.variants[0]!.deliveries_per_s / 2)));
     expect(half.achieved_per_s).toBeGreaterThan(0);
     // 2,000 warm-up deliveries, 200 + 200 + 100 measured, 100 × 3 paced (1 s unmeasured, 2 s

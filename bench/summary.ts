@@ -1,0 +1,56 @@
+import { availableParallelism } from 'node:os';
+
+/** One saturated run of one variant. */
+export interface VariantRow {
+  variant: string;
+  deliveries_per_s: number;
+  spans_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  server_cpu_cores: number;
+  load_generator_cpu_cores: number;
+  /** Null off Linux (no /proc/stat). */
+  machine_cpu_cores: number | null;
+  body_bytes: number;
+}
+
+/** One paced run, each latency counted from the request's due time. */
+export interface PacedRow {
+  rate_per_s: number;
+  achieved_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  p999_ms: number;
+  max_ms: number;
+}
+
+/** The bench's last line, its JSON: the fields other tools read. */
+export interface BenchSummary {
+  ledger: 'postgres' | 'pglite';
+  server: 'compiled' | 'sources';
+  concurrency: number;
+  variants: VariantRow[];
+  paced: PacedRow;
+  paced_half_capacity: PacedRow;
+  server_peak_rss_mb: number;
+  raw_ceiling_deliveries_per_s: number;
+  ratio_privacy_json_to_raw: number;
+  writer_ceiling_deliveries_per_s: number;
+  ratio_privacy_json_to_writer: number;
+  http_ceiling_deliveries_per_s: number;
+  http_ceiling_server_cpu_cores: number;
+  ratio_privacy_json_to_http: number;
+  ledger_check: { sent_deliveries: number; spans: number; generations: number; exact: boolean };
+}
+
+/** The summary for people, before the JSON line. */
+export function formatSummary(s: BenchSummary): string {
+  const lines = s.variants.map((v) => `${v.variant.padEnd(18)} ${String(v.deliveries_per_s).padStart(7)} deliveries/s ${String(v.spans_per_s).padStart(7)} spans/s  p50 ${v.p50_ms} ms  p99 ${v.p99_ms} ms  server CPU ${v.server_cpu_cores} cores (load generator ${v.load_generator_cpu_cores}, whole machine ${v.machine_cpu_cores ?? '?'} of ${availableParallelism()})`);
+  for (const p of [s.paced, s.paced_half_capacity]) lines.push(`paced at ${p.rate_per_s}/s: p50 ${p.p50_ms} ms, p99 ${p.p99_ms} ms, p99.9 ${p.p999_ms} ms, max ${p.max_ms} ms`);
+  lines.push(`server peak RSS ${s.server_peak_rss_mb} MB`);
+  lines.push(`raw ceiling (multi-row INSERT per 1,000 rows) ${s.raw_ceiling_deliveries_per_s} deliveries/s; privacy-json / raw = ${s.ratio_privacy_json_to_raw}`);
+  lines.push(`writer ceiling (the ledger's COPY writer, no HTTP) ${s.writer_ceiling_deliveries_per_s} deliveries/s; privacy-json / writer = ${s.ratio_privacy_json_to_writer}`);
+  lines.push(`HTTP ceiling (a bare Fastify route that only parses the same bodies) ${s.http_ceiling_deliveries_per_s} deliveries/s at ${s.http_ceiling_server_cpu_cores} cores; privacy-json / HTTP = ${s.ratio_privacy_json_to_http}`);
+  lines.push(`ledger check: ${JSON.stringify(s.ledger_check)}`);
+  return lines.join('\n');
+}
