@@ -53,7 +53,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<OwnLedgerData
     pool.on('error', () => {});
     pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
-    return { db, kind: 'postgres', pool, bulkTransaction: pgBulkTransaction(pool, opts.writeFlushAfterKb ?? 0), close: () => db.destroy() };
+    return { db, kind: 'postgres', pool, bulkTransaction: pgBulkTransaction(pool, opts.writeFlushAfterKb), close: () => db.destroy() };
   }
   const inMemory = opts.dataDir.startsWith('memory://');
   if (!inMemory) mkdirSync(opts.dataDir, { recursive: true });
