@@ -99,8 +99,9 @@ export function writerCeiling(ledger: LedgerLocation, bodies: Buffer[]): Promise
 const UNESCAPE: Record<string, string> = { n: '\n', r: '\r', t: '\t' };
 
 /** A COPY text line's fields as values for parameters: `\N` is null, escapes undone. */
-function copyFields(line: string): (string | null)[] {
-  return line
+function copyFields(row: Uint8Array): (string | null)[] {
+  return new TextDecoder()
+    .decode(row)
     .slice(0, -1)
     .split('\t')
     .map((f) => (f === '\\N' ? null : f.replace(/\\(.)/g, (_, ch: string) => UNESCAPE[ch] ?? ch)));

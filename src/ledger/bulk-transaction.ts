@@ -10,7 +10,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 export interface BulkTransaction {
   query<R>(text: string, params: unknown[]): Promise<R[]>;
   /** Appends rows given in COPY text format (see copy-text.ts) to a table. */
-  copyIn(table: string, columns: readonly string[], rows: string): Promise<void>;
+  copyIn(table: string, columns: readonly string[], rows: Uint8Array): Promise<void>;
 }
 
 /**
