@@ -86,16 +86,20 @@ describe('agent trees: usage rolled up on parents is not counted twice', () => {
     'gen_ai.usage.total_cost': cost,
   });
 
-  /** agent (rolled-up usage) → step (no usage) → two LLM calls; and a workflow span without an agent operation. */
-  function agentTree(tag: string) {
+  /**
+   * agent (rolled-up usage) → step (no usage) → two LLM calls; and a workflow span without an agent
+   * operation. `underRequest`: both hang under a plain request span, so that no usage span is a root.
+   */
+  function agentTree(tag: string, underRequest = false) {
     const rec = recorder('agents');
+    const request = underRequest ? rec.start('POST /plan', { 'test.tree': tag }) : undefined;
     const agent = rec.start('invoke_agent planner', {
       'gen_ai.operation.name': 'invoke_agent',
       'gen_ai.usage.input_tokens': 300,
       'gen_ai.usage.output_tokens': 30,
       'gen_ai.usage.total_cost': 0.33,
       'test.tree': tag,
-    });
+    }, request);
     const step = rec.start('step', { 'test.tree': tag }, agent);
     const a = rec.start('chat a', { ...llm('claude-a', 100, 10, 0.11), 'test.tree': tag }, step);
     a.end();
@@ -104,10 +108,11 @@ describe('agent trees: usage rolled up on parents is not counted twice', () => {
     step.end();
     agent.end();
     // A parent with plain chat usage that also sums its children (no agent operation name).
-    const wrapper = rec.start('chat wrapper', { ...llm('wrapper', 50, 5, 0.05), 'test.tree': tag });
+    const wrapper = rec.start('chat wrapper', { ...llm('wrapper', 50, 5, 0.05), 'test.tree': tag }, request);
     const inner = rec.start('chat inner', { ...llm('inner', 50, 5, 0.05), 'test.tree': tag }, wrapper);
     inner.end();
     wrapper.end();
+    request?.end();
     const byName = Object.fromEntries(rec.finished().map((s) => [s.name, s]));
     return byName;
   }
@@ -137,5 +142,18 @@ describe('agent trees: usage rolled up on parents is not counted twice', () => {
       }
       expect(await totals(order)).toEqual([{ n: '3', usd: '0.38', models: 'claude-a,claude-b,inner' }]);
     }
+  });
+  it('gives the same answer when the tree hangs under a plain request span, in one request and across requests', async () => {
+    const whole = agentTree('under-request-one', true);
+    expect((await exportSpans(server.url + '/v1/traces', key, Object.values(whole), { encoding: 'json', gzip: false })).code).toBe(ExportResultCode.SUCCESS);
+    expect(await totals('under-request-one')).toEqual([{ n: '3', usd: '0.38', models: 'claude-a,claude-b,inner' }]);
+
+    // The step that links the LLM calls to the agent comes last, in a request without usage.
+    const t = agentTree('under-request-across', true);
+    const sequence = [[t['chat a']!, t['chat b']!, t['chat inner']!], [t['POST /plan']!, t['invoke_agent planner']!, t['chat wrapper']!], [t['step']!]];
+    for (const batch of sequence) {
+      expect((await exportSpans(server.url + '/v1/traces', key, batch, { encoding: 'json', gzip: false })).code).toBe(ExportResultCode.SUCCESS);
+    }
+    expect(await totals('under-request-across')).toEqual([{ n: '3', usd: '0.38', models: 'claude-a,claude-b,inner' }]);
   });
 });
