@@ -97,11 +97,11 @@ export function writerCeiling(ledger: LedgerLocation, bodies: Buffer[]): Promise
 }
 
 const UNESCAPE: Record<string, string> = { n: '\n', r: '\r', t: '\t' };
+const UTF8 = new TextDecoder();
 
 /** A COPY text line's fields as values for parameters: `\N` is null, escapes undone. */
 function copyFields(row: Uint8Array): (string | null)[] {
-  return new TextDecoder()
-    .decode(row)
+  return UTF8.decode(row)
     .slice(0, -1)
     .split('\t')
     .map((f) => (f === '\\N' ? null : f.replace(/\\(.)/g, (_, ch: string) => UNESCAPE[ch] ?? ch)));

@@ -143,6 +143,7 @@ describe('agent trees: usage rolled up on parents is not counted twice', () => {
       expect(await totals(order)).toEqual([{ n: '3', usd: '0.38', models: 'claude-a,claude-b,inner' }]);
     }
   });
+
   it('gives the same answer when the tree hangs under a plain request span, in one request and across requests', async () => {
     const whole = agentTree('under-request-one', true);
     expect((await exportSpans(server.url + '/v1/traces', key, Object.values(whole), { encoding: 'json', gzip: false })).code).toBe(ExportResultCode.SUCCESS);
