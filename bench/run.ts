@@ -25,7 +25,7 @@ import { delivery, encode, type BodyEncoding, type Variant } from './deliveries.
 import { driveAllOk, keepAlivePool, percentile } from './load.js';
 import { rawInsertCeiling, writerCeiling } from './raw-ceiling.js';
 import { httpCeiling } from './http-ceiling.js';
-import { machineBusySeconds, ownCpuSeconds } from './cpu.js';
+import { cpuPerDelivery, cpuSnapshot, isLocalDatabase } from './cpu.js';
 import { startServerProcess } from './server-process.js';
 import { formatSummary, type BenchSummary, type PacedRow, type VariantRow } from './summary.js';
 
@@ -97,6 +97,9 @@ async function main() {
     { name: 'privacy-protobuf', variant: 'privacy', encoding: 'protobuf', requests: REQUESTS },
     { name: 'content-json', variant: 'content', encoding: 'json', requests: Math.ceil(REQUESTS / 2) },
   ];
+  // Postgres's own CPU is counted when it runs on this machine (PGlite's is the server's).
+  const localPostgres = !args.embedded && isLocalDatabase(base!);
+  const cpuNow = () => cpuSnapshot(server.pid, localPostgres);
   const pool = keepAlivePool(server.url, CONCURRENCY);
   let sentDeliveries = 0;
   const results: VariantRow[] = [];
@@ -118,10 +121,9 @@ async function main() {
   for (const v of variants) {
     const b = bodies(v.requests, v.variant, v.encoding);
     const cpu0 = server.cpuSeconds();
-    const own0 = ownCpuSeconds();
-    const machine0 = machineBusySeconds();
+    const parts0 = cpuNow();
     const r = await send(b, v.encoding);
-    const machine1 = machineBusySeconds();
+    const parts1 = cpuNow();
     const lat = r.latenciesMs.slice().sort();
     const row: VariantRow = {
       variant: v.name,
@@ -132,9 +134,10 @@ async function main() {
       server_cpu_cores: +((server.cpuSeconds() - cpu0) / r.seconds).toFixed(2),
       // Where the rest of the machine went: the load generator (this process), and all CPU in use
       // (server, load generator, Postgres and anything else on the machine).
-      load_generator_cpu_cores: +((ownCpuSeconds() - own0) / r.seconds).toFixed(2),
-      machine_cpu_cores: machine0 === null || machine1 === null ? null : +((machine1 - machine0) / r.seconds).toFixed(2),
+      load_generator_cpu_cores: +((parts1.loadGenerator - parts0.loadGenerator) / r.seconds).toFixed(2),
+      machine_cpu_cores: parts0.machine === null || parts1.machine === null ? null : +((parts1.machine - parts0.machine) / r.seconds).toFixed(2),
       body_bytes: Math.round(b.reduce((n, x) => n + x.length, 0) / b.length),
+      cpu_us_per_delivery: cpuPerDelivery(parts0, parts1, r.sent),
     };
     results.push(row);
     process.stdout.write(`${JSON.stringify(row)}\n`);
@@ -147,7 +150,9 @@ async function main() {
   const pacedRun = async (rate: number): Promise<PacedRow> => {
     const pacedBodies = bodies(rate * (1 + PACED_SECONDS), 'privacy', 'json');
     await send(pacedBodies.slice(0, rate), 'json', rate);
+    const parts0 = cpuNow();
     const paced = await send(pacedBodies.slice(rate), 'json', rate);
+    const parts1 = cpuNow();
     const pl = paced.latenciesMs.slice().sort();
     return {
       rate_per_s: rate,
@@ -157,6 +162,8 @@ async function main() {
       // A stall of a quarter second every minute or so is all but invisible in a 10 s run's p99.
       p999_ms: +percentile(pl, 99.9).toFixed(2),
       max_ms: +pl[pl.length - 1]!.toFixed(2),
+      // Below saturation a delivery costs more than at it: smaller batches, more wake-ups.
+      cpu_us_per_delivery: cpuPerDelivery(parts0, parts1, paced.sent),
     };
   };
   const pacedRow = await pacedRun(RATE);

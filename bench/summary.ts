@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import type { CpuPerDelivery } from './cpu.js';
 
 /** One saturated run of one variant. */
 export interface VariantRow {
@@ -12,6 +13,7 @@ export interface VariantRow {
   /** Null off Linux (no /proc/stat). */
   machine_cpu_cores: number | null;
   body_bytes: number;
+  cpu_us_per_delivery: CpuPerDelivery;
 }
 
 /** One paced run, each latency counted from the request's due time. */
@@ -22,6 +24,7 @@ export interface PacedRow {
   p99_ms: number;
   p999_ms: number;
   max_ms: number;
+  cpu_us_per_delivery: CpuPerDelivery;
 }
 
 /** The bench's last line, its JSON: the fields other tools read. */
@@ -45,12 +48,24 @@ export interface BenchSummary {
 
 /** The summary for people, before the JSON line. */
 export function formatSummary(s: BenchSummary): string {
-  const lines = s.variants.map((v) => `${v.variant.padEnd(18)} ${String(v.deliveries_per_s).padStart(7)} deliveries/s ${String(v.spans_per_s).padStart(7)} spans/s  p50 ${v.p50_ms} ms  p99 ${v.p99_ms} ms  server CPU ${v.server_cpu_cores} cores (load generator ${v.load_generator_cpu_cores}, whole machine ${v.machine_cpu_cores ?? '?'} of ${availableParallelism()})`);
-  for (const p of [s.paced, s.paced_half_capacity]) lines.push(`paced at ${p.rate_per_s}/s: p50 ${p.p50_ms} ms, p99 ${p.p99_ms} ms, p99.9 ${p.p999_ms} ms, max ${p.max_ms} ms`);
+  const lines: string[] = [];
+  for (const v of s.variants) {
+    lines.push(`${v.variant.padEnd(18)} ${String(v.deliveries_per_s).padStart(7)} deliveries/s ${String(v.spans_per_s).padStart(7)} spans/s  p50 ${v.p50_ms} ms  p99 ${v.p99_ms} ms  server CPU ${v.server_cpu_cores} cores (load generator ${v.load_generator_cpu_cores}, whole machine ${v.machine_cpu_cores ?? '?'} of ${availableParallelism()})`);
+    lines.push(formatCpu(v.cpu_us_per_delivery));
+  }
+  for (const p of [s.paced, s.paced_half_capacity]) {
+    lines.push(`paced at ${p.rate_per_s}/s: p50 ${p.p50_ms} ms, p99 ${p.p99_ms} ms, p99.9 ${p.p999_ms} ms, max ${p.max_ms} ms`);
+    lines.push(formatCpu(p.cpu_us_per_delivery));
+  }
   lines.push(`server peak RSS ${s.server_peak_rss_mb} MB`);
   lines.push(`raw ceiling (multi-row INSERT per 1,000 rows) ${s.raw_ceiling_deliveries_per_s} deliveries/s; privacy-json / raw = ${s.ratio_privacy_json_to_raw}`);
   lines.push(`writer ceiling (the ledger's COPY writer, no HTTP) ${s.writer_ceiling_deliveries_per_s} deliveries/s; privacy-json / writer = ${s.ratio_privacy_json_to_writer}`);
   lines.push(`HTTP ceiling (a bare Fastify route that only parses the same bodies) ${s.http_ceiling_deliveries_per_s} deliveries/s at ${s.http_ceiling_server_cpu_cores} cores; privacy-json / HTTP = ${s.ratio_privacy_json_to_http}`);
   lines.push(`ledger check: ${JSON.stringify(s.ledger_check)}`);
   return lines.join('\n');
+}
+
+function formatCpu(c: CpuPerDelivery): string {
+  const us = (v: number | null) => (v === null ? 'n/a' : `${v} µs`);
+  return `  CPU per delivery: serving thread ${us(c.serving_thread)}, other server threads ${us(c.other_server_threads)}, Postgres ${c.postgres === null ? 'n/a (not on this machine, or inside the server)' : us(c.postgres)}, load generator ${us(c.load_generator)}; whole machine ${us(c.machine)}`;
 }

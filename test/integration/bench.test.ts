@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
+import { isLocalDatabase, type CpuPerDelivery } from '../../bench/cpu.js';
 import type { BenchSummary } from '../../bench/summary.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -39,5 +40,15 @@ describe('npm run bench', () => {
     // measured), and 3 s at half capacity.
     const sent = 2800 + half.rate_per_s * 3;
     expect(summary.ledger_check).toEqual({ sent_deliveries: sent, spans: 3 * sent, generations: sent, exact: true });
+
+    // Every run says where the CPU went, per delivery; Postgres's share wherever it runs on this
+    // machine (PGlite's is inside the server's threads).
+    const postgresHere = Boolean(databaseUrl) && isLocalDatabase(databaseUrl);
+    const measured = (c: CpuPerDelivery) => {
+      for (const part of ['serving_thread', 'other_server_threads', 'load_generator', 'machine'] as const) expect(c[part]).toBeGreaterThanOrEqual(0);
+      if (postgresHere) expect(c.postgres).toBeGreaterThanOrEqual(0);
+      else expect(c.postgres).toBeNull();
+    };
+    for (const row of [...summary.variants, summary.paced, half]) measured(row.cpu_us_per_delivery);
   }, 240_000);
 });
