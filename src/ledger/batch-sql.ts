@@ -58,7 +58,7 @@ function batchKeys(batch: WriteRequest[]): BatchKeys {
 }
 
 /** A trace's advisory-lock key: 64 bits of its (random) trace id, mixed with the organisation. */
-function lockKey(orgId: string, traceId: string): bigint {
+export function lockKey(orgId: string, traceId: string): bigint {
   return BigInt.asIntN(64, BigInt(`0x${traceId.slice(0, 16)}`) ^ BigInt(orgId));
 }
 
@@ -75,8 +75,9 @@ export function lockAndRollupStatements(batch: WriteRequest[]): BulkStatements {
   const traceIds = arrayLiteral(keys.traces.traceIds, /^[0-9a-f]{32}$/, 'text');
   return {
     // Transactions touching the same trace take turns, so that a parent and its child arriving in
-    // two concurrent batches still see each other when roll-ups are marked.
-    opening: `SELECT pg_advisory_xact_lock(k) FROM unnest(${lockKeys}) AS k ORDER BY k`,
+    // two concurrent batches still see each other when roll-ups are marked. A CALL answers no rows,
+    // so it can share the first COPY's query string (migrations/007_lock_traces_procedure.sql).
+    opening: `CALL lock_traces(${lockKeys})`,
     closing: markRollups(orgIds, traceIds),
   };
 }

@@ -14,9 +14,12 @@ export interface BulkTransaction {
 }
 
 /**
- * SQL sent in the same round trip as BEGIN (`opening`) and as COMMIT (`closing`). Under load every
- * round trip waits for a busy event loop, so a batch's transaction makes as few as it can. Being
- * sent as a simple query, they take no parameters: the caller inlines only values it has checked.
+ * SQL sent with BEGIN (`opening`) and with COMMIT (`closing`). Under load every round trip waits
+ * for a busy event loop and wakes a Postgres backend, so a batch's transaction makes as few as it
+ * can: the opening travels in the query string of the transaction's first statement, which for a
+ * batch of fresh spans is its first COPY. It must therefore answer no rows (a row would reach the
+ * COPY's handler), and, being sent as a simple query like the closing, take no parameters: the
+ * caller inlines only values it has checked.
  */
 export interface BulkStatements {
   opening: string;
@@ -39,20 +42,30 @@ export function pgBulkTransaction(pool: pg.Pool, flushAfterKb = 0): RunBulkTrans
   return async (statements, work) => {
     const client = await pool.connect();
     let broken: Error | undefined;
+    // The transaction opens with its first statement: sent before it, or (a COPY) in its string.
+    let opening: string | null = `${begin} ${statements.opening};`;
+    const open = (): string => {
+      const sql = opening ?? '';
+      opening = null;
+      return sql;
+    };
     try {
-      await client.query(`${begin} ${statements.opening}`);
       const result = await work({
-        query: async (text, params) => (await client.query(text, params)).rows,
+        query: async (text, params) => {
+          // Parameters need a query of their own: the opening goes first, in a round trip of its own.
+          if (opening !== null) await client.query(open());
+          return (await client.query(text, params)).rows;
+        },
         copyIn: (table, columns, rows) =>
           new Promise((resolve, reject) => {
-            const stream = client.query(copyFrom(copyStatement(table, columns, 'STDIN')));
+            const stream = client.query(copyFrom(`${open()} ${copyStatement(table, columns, 'STDIN')}`));
             // 'finish' comes once the server has taken every row.
             stream.once('finish', resolve);
             stream.once('error', reject);
             stream.end(rows);
           }),
       });
-      await client.query(`${statements.closing}; COMMIT`);
+      await client.query(`${open()} ${statements.closing}; COMMIT`);
       return result;
     } catch (err) {
       await client.query('ROLLBACK').catch((rollbackError: unknown) => {

@@ -1,11 +1,15 @@
 import net from 'node:net';
 
-/** A TCP proxy in front of Postgres that a test can cut and restore, as a network failure would. */
+/**
+ * A TCP proxy in front of Postgres that a test can cut and restore, as a network failure would,
+ * and that counts the simple queries ('Q' messages) clients send: each is one round trip.
+ */
 export class TcpProxy {
   #server: net.Server;
   #sockets = new Set<net.Socket>();
   #cut = false;
   port = 0;
+  queries = 0;
 
   constructor(private readonly target: { host: string; port: number }) {
     this.#server = net.createServer((client) => {
@@ -22,8 +26,30 @@ export class TcpProxy {
           upstream.destroy();
         });
       }
+      client.on('data', this.#framer());
       client.pipe(upstream).pipe(client);
     });
+  }
+
+  /**
+   * Follows one client's messages: the startup message has no type byte, every later one is a
+   * type byte and a length that counts itself.
+   */
+  #framer(): (chunk: Buffer) => void {
+    let pending = Buffer.alloc(0);
+    let started = false;
+    return (chunk) => {
+      pending = Buffer.concat([pending, chunk]);
+      for (;;) {
+        const header = started ? 5 : 4;
+        if (pending.length < header) return;
+        const size = started ? 1 + pending.readUInt32BE(1) : pending.readUInt32BE(0);
+        if (pending.length < size) return;
+        if (started && pending[0] === 0x51) this.queries++;
+        started = true;
+        pending = pending.subarray(size);
+      }
+    };
   }
 
   async start(): Promise<void> {
