@@ -36,54 +36,42 @@ export function processCpuSeconds(pid: number): number {
   return statCpu(`/proc/${pid}/stat`).seconds;
 }
 
-/**
- * CPU seconds of a process's threads: its main thread (for the server, the one serving HTTP and
- * the ledger's round trips) and all the others together (preparation threads, V8's garbage
- * collection helpers, libuv's pool). Null off Linux.
- */
-export function threadCpuSeconds(pid: number): { main: number; others: number } | null {
-  let tasks: string[];
-  try {
-    tasks = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return null;
-  }
-  let main = 0;
-  let others = 0;
-  for (const tid of tasks) {
-    try {
-      const { seconds } = statCpu(`/proc/${pid}/task/${tid}/stat`);
-      if (tid === String(pid)) main = seconds;
-      else others += seconds;
-    } catch {
-      // The thread ended between listing and reading; what it used is lost with it.
-    }
-  }
-  return { main, others };
-}
+/** CPU seconds used so far, by thread or process id. */
+export type CpuById = Map<number, number>;
 
-/**
- * CPU seconds used so far by every Postgres process on this machine: the backends serving the
- * ledger, and the WAL writer, checkpointer and background writer that work for them. Null off
- * Linux; 0 when no Postgres runs here.
- */
-export function postgresCpuSeconds(): number | null {
-  let pids: string[];
-  try {
-    pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
-  } catch {
-    return null;
-  }
-  let seconds = 0;
-  for (const pid of pids) {
+/** The CPU seconds of each entry of a /proc directory listing that `keep` accepts; what ends while read is left out. */
+function cpuById(dir: string, ids: string[], keep: (name: string) => boolean): CpuById {
+  const seconds: CpuById = new Map();
+  for (const id of ids) {
     try {
-      const cpu = statCpu(`/proc/${pid}/stat`);
-      if (cpu.name === 'postgres') seconds += cpu.seconds;
+      const cpu = statCpu(`${dir}/${id}/stat`);
+      if (keep(cpu.name)) seconds.set(Number(id), cpu.seconds);
     } catch {
-      // The process ended between listing and reading.
+      // It ended between listing and reading.
     }
   }
   return seconds;
+}
+
+/** CPU seconds of each of a process's threads (its main thread's id is the process's). Null off Linux. */
+export function threadCpuSeconds(pid: number): CpuById | null {
+  try {
+    return cpuById(`/proc/${pid}/task`, readdirSync(`/proc/${pid}/task`), () => true);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU seconds of each Postgres process on this machine: the backends serving the ledger, and the
+ * WAL writer, checkpointer and background writer that work for them. Null off Linux.
+ */
+export function postgresCpuSeconds(): CpuById | null {
+  try {
+    return cpuById('/proc', readdirSync('/proc').filter((p) => /^\d+$/.test(p)), (name) => name === 'postgres');
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -98,7 +86,9 @@ export function isLocalDatabase(url: string): boolean {
 
 /** Where the machine's CPU went while a run's deliveries were handled, in µs per delivery. */
 export interface CpuPerDelivery {
+  /** The server's main thread: HTTP, keys, the ledger's round trips. */
   serving_thread: number | null;
+  /** Its preparation threads, V8's garbage-collection helpers and libuv's pool. */
   other_server_threads: number | null;
   /** Null when Postgres is not on this machine, or (PGlite) runs inside the server. */
   postgres: number | null;
@@ -107,8 +97,9 @@ export interface CpuPerDelivery {
 }
 
 export interface CpuSnapshot {
-  server: { main: number; others: number } | null;
-  postgres: number | null;
+  serverPid: number;
+  server: CpuById | null;
+  postgres: CpuById | null;
   loadGenerator: number;
   machine: number | null;
 }
@@ -116,6 +107,7 @@ export interface CpuSnapshot {
 /** The CPU used so far by each part: the server's threads, Postgres (when `postgres`), this process, the machine. */
 export function cpuSnapshot(serverPid: number, postgres: boolean): CpuSnapshot {
   return {
+    serverPid,
     server: threadCpuSeconds(serverPid),
     postgres: postgres ? postgresCpuSeconds() : null,
     loadGenerator: ownCpuSeconds(),
@@ -123,15 +115,26 @@ export function cpuSnapshot(serverPid: number, postgres: boolean): CpuSnapshot {
   };
 }
 
-/** What each part spent per delivery between two snapshots, in whole µs. */
+/**
+ * What each part spent per delivery between two snapshots, in whole µs. Each thread or process
+ * counts from the first snapshot, or from its start if it began in between; one that ended in
+ * between is left out (a pool closing an idle connection ends its backend, and must not take that
+ * backend's whole past off the figure).
+ */
 export function cpuPerDelivery(before: CpuSnapshot, after: CpuSnapshot, deliveries: number): CpuPerDelivery {
-  const us = (a: number | null | undefined, b: number | null | undefined) =>
-    a === null || a === undefined || b === null || b === undefined ? null : Math.round(((b - a) * 1e6) / deliveries);
+  const us = (seconds: number | null) => (seconds === null ? null : Math.round((seconds * 1e6) / deliveries));
+  const spent = (a: CpuById | null, b: CpuById | null, which: (id: number) => boolean = () => true): number | null => {
+    if (a === null || b === null) return null;
+    let total = 0;
+    for (const [id, seconds] of b) if (which(id)) total += seconds - (a.get(id) ?? 0);
+    return total;
+  };
+  const main = (id: number) => id === after.serverPid;
   return {
-    serving_thread: us(before.server?.main, after.server?.main),
-    other_server_threads: us(before.server?.others, after.server?.others),
-    postgres: us(before.postgres, after.postgres),
-    load_generator: us(before.loadGenerator, after.loadGenerator)!,
-    machine: us(before.machine, after.machine),
+    serving_thread: us(spent(before.server, after.server, main)),
+    other_server_threads: us(spent(before.server, after.server, (id) => !main(id))),
+    postgres: us(spent(before.postgres, after.postgres)),
+    load_generator: us(after.loadGenerator - before.loadGenerator)!,
+    machine: us(before.machine === null || after.machine === null ? null : after.machine - before.machine),
   };
 }

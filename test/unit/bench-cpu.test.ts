@@ -12,8 +12,8 @@ describe("the bench's CPU accounting", () => {
   });
 
   it('gives each part µs per delivery, and n/a where a part was not measured', () => {
-    const before: CpuSnapshot = { server: { main: 10, others: 4 }, postgres: 20, loadGenerator: 1, machine: 100 };
-    const after: CpuSnapshot = { server: { main: 10.25, others: 4.1 }, postgres: 20.3, loadGenerator: 1.08, machine: 100.9 };
+    const before: CpuSnapshot = { serverPid: 10, server: new Map([[10, 10], [11, 3], [12, 1]]), postgres: new Map([[50, 20]]), loadGenerator: 1, machine: 100 };
+    const after: CpuSnapshot = { serverPid: 10, server: new Map([[10, 10.25], [11, 3.08], [12, 1.02]]), postgres: new Map([[50, 20.3]]), loadGenerator: 1.08, machine: 100.9 };
     expect(cpuPerDelivery(before, after, 2_000)).toEqual({
       serving_thread: 125,
       other_server_threads: 50,
@@ -21,7 +21,7 @@ describe("the bench's CPU accounting", () => {
       load_generator: 40,
       machine: 450,
     });
-    const unmeasured: CpuSnapshot = { server: null, postgres: null, loadGenerator: 1, machine: null };
+    const unmeasured: CpuSnapshot = { serverPid: 10, server: null, postgres: null, loadGenerator: 1, machine: null };
     expect(cpuPerDelivery(unmeasured, { ...unmeasured, loadGenerator: 1.5 }, 1_000)).toEqual({
       serving_thread: null,
       other_server_threads: null,
@@ -31,12 +31,19 @@ describe("the bench's CPU accounting", () => {
     });
   });
 
-  it.runIf(process.platform === 'linux')("splits a live process's CPU into its main thread and the rest", () => {
+  it('counts a process that began in between from its start, and leaves out one that ended', () => {
+    // Backend 51 ends (its pool closed an idle connection) with 30 s behind it; 52 starts and uses 0.1 s.
+    const before: CpuSnapshot = { serverPid: 10, server: new Map([[10, 1]]), postgres: new Map([[50, 5], [51, 30]]), loadGenerator: 0, machine: 0 };
+    const after: CpuSnapshot = { ...before, postgres: new Map([[50, 5.2], [52, 0.1]]) };
+    expect(cpuPerDelivery(before, after, 1_000).postgres).toBe(300);
+  });
+
+  it.runIf(process.platform === 'linux')("reads the CPU of each of a live process's threads, its main thread among them", () => {
     const spin = performance.now() + 50;
     while (performance.now() < spin);
     const threads = threadCpuSeconds(process.pid)!;
-    expect(threads.main).toBeGreaterThan(0);
-    expect(threads.others).toBeGreaterThanOrEqual(0);
+    expect(threads.get(process.pid)).toBeGreaterThan(0);
+    expect(threads.size).toBeGreaterThan(1);
     expect(threadCpuSeconds(2 ** 22 + 1)).toBeNull();
   });
 });
