@@ -67,5 +67,5 @@ export function formatSummary(s: BenchSummary): string {
 
 function formatCpu(c: CpuPerDelivery): string {
   const us = (v: number | null) => (v === null ? 'n/a' : `${v} µs`);
-  return `  CPU per delivery: serving thread ${us(c.serving_thread)}, other server threads ${us(c.other_server_threads)}, Postgres ${c.postgres === null ? 'n/a (not on this machine, or inside the server)' : us(c.postgres)}, load generator ${us(c.load_generator)}; whole machine ${us(c.machine)}`;
+  return `  CPU per delivery: serving thread ${us(c.serving_thread)}, other server threads ${us(c.other_server_threads)}, Postgres ${us(c.postgres)}, load generator ${us(c.load_generator)}; whole machine ${us(c.machine)}`;
 }
