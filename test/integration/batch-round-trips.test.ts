@@ -11,6 +11,8 @@ import { generationCounts } from '../support/ledger-counts.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
+const APPLICATION = 'batch-round-trips-test';
+
 // Round trips are a Postgres server's; PGlite runs in the process.
 describe.runIf(inject('databaseUrl') !== '')('a batch’s transaction on Postgres', () => {
   let server: TestServer;
@@ -26,6 +28,8 @@ describe.runIf(inject('databaseUrl') !== '')('a batch’s transaction on Postgre
     const url = new URL(direct);
     url.hostname = '127.0.0.1';
     url.port = String(proxy.port);
+    // Other test files' servers wait on advisory locks too (migrations, their own traces).
+    url.searchParams.set('application_name', APPLICATION);
     viaProxy = await openDatabase({ databaseUrl: url.toString(), dataDir: '', poolSize: 2, writeFlushAfterKb: 256 });
     const { id } = await server.key('acme');
     const [row] = await server.query<{ org_id: string }>(`SELECT org_id::text FROM api_keys WHERE id = '${id}'`);
@@ -63,7 +67,8 @@ describe.runIf(inject('databaseUrl') !== '')('a batch’s transaction on Postgre
       const written = writer.write(pending).finally(() => (settled = true));
       const waiting = async () =>
         (await holder.query<{ query: string }>(
-          `SELECT query FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND pid <> pg_backend_pid()`,
+          `SELECT query FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND application_name = $1`,
+          [APPLICATION],
         )).rows;
       let waiters = await waiting();
       for (let i = 0; i < 100 && waiters.length === 0; i++) {
