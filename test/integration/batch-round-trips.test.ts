@@ -8,7 +8,7 @@ import { decodeJson } from '../../src/otlp/decode-json.js';
 import { prepareSpans } from '../../src/spend/records.js';
 import { openRouterDelivery } from '../fixtures/openrouter.js';
 import { generationCounts } from '../support/ledger-counts.js';
-import { TcpProxy } from '../support/tcp-proxy.js';
+import { proxyInFrontOf, type TcpProxy } from '../support/tcp-proxy.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
 const APPLICATION = 'batch-round-trips-test';
@@ -22,12 +22,8 @@ describe.runIf(inject('databaseUrl') !== '')('a batch’s transaction on Postgre
 
   beforeAll(async () => {
     server = await startTestServer();
-    const direct = new URL(server.ledgerEnv.DATABASE_URL!);
-    proxy = new TcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
-    await proxy.start();
-    const url = new URL(direct);
-    url.hostname = '127.0.0.1';
-    url.port = String(proxy.port);
+    let url: URL;
+    ({ proxy, url } = await proxyInFrontOf(server.ledgerEnv.DATABASE_URL!));
     // Other test files' servers wait on advisory locks too (migrations, their own traces).
     url.searchParams.set('application_name', APPLICATION);
     viaProxy = await openDatabase({ databaseUrl: url.toString(), dataDir: '', poolSize: 2, writeFlushAfterKb: 256 });

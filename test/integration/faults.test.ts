@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openRouterDelivery } from '../fixtures/openrouter.js';
 import { sendWithRetry } from '../support/retrying-sender.js';
-import { TcpProxy } from '../support/tcp-proxy.js';
+import { proxyInFrontOf, type TcpProxy } from '../support/tcp-proxy.js';
 import { createTestLedger, startTestServer, type TestLedger, type TestServer } from '../support/test-server.js';
 import { post } from '../support/http.js';
 
@@ -14,12 +14,8 @@ describe.runIf(inject('databaseUrl') !== '')('Postgres going away under load', (
 
   beforeAll(async () => {
     ledger = await createTestLedger();
-    const direct = new URL(ledger.env.DATABASE_URL!);
-    proxy = new TcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
-    await proxy.start();
-    const viaProxy = new URL(direct);
-    viaProxy.hostname = '127.0.0.1';
-    viaProxy.port = String(proxy.port);
+    let viaProxy: URL;
+    ({ proxy, url: viaProxy } = await proxyInFrontOf(ledger.env.DATABASE_URL!));
     server = await startTestServer({ DATABASE_URL: viaProxy.toString() }, ledger);
     ({ key } = await server.key('acme'));
   });

@@ -72,3 +72,14 @@ export class TcpProxy {
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 }
+
+/** A started proxy in front of the Postgres that `databaseUrl` names, and that URL pointed at it. */
+export async function proxyInFrontOf(databaseUrl: string): Promise<{ proxy: TcpProxy; url: URL }> {
+  const direct = new URL(databaseUrl);
+  const proxy = new TcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
+  await proxy.start();
+  const url = new URL(direct);
+  url.hostname = '127.0.0.1';
+  url.port = String(proxy.port);
+  return { proxy, url };
+}
