@@ -61,11 +61,12 @@ describe.runIf(inject('databaseUrl') !== '')('a batch’s transaction on Postgre
       const writer = new LedgerWriter(viaProxy.bulkTransaction, { maxItems: 8, maxWaitMs: 0, maxInFlight: 1 });
       let settled = false;
       const written = writer.write(pending).finally(() => (settled = true));
-      const waiting = async () =>
-        (await holder.query<{ query: string }>(
-          `SELECT query FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND application_name = $1`,
-          [APPLICATION],
-        )).rows;
+      // Read outside the holder's transaction: within one, Postgres keeps its first reading of
+      // pg_stat_activity's queries (though not of their waits) to the transaction's end.
+      const waiting = () =>
+        server.query<{ query: string }>(
+          `SELECT query FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND application_name = '${APPLICATION}'`,
+        );
       let waiters = await waiting();
       for (let i = 0; i < 100 && waiters.length === 0; i++) {
         await new Promise((r) => setTimeout(r, 20));
