@@ -1,6 +1,6 @@
 import type { PGlite } from '@electric-sql/pglite';
 import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
+import { PipelinedCopyQuery } from './pipelined-copy.js';
 
 /**
  * One transaction on one session, with COPY: what the ledger writer needs and kysely does not
@@ -9,17 +9,20 @@ import { from as copyFrom } from 'pg-copy-streams';
  */
 export interface BulkTransaction {
   query<R>(text: string, params: unknown[]): Promise<R[]>;
-  /** Appends rows given in COPY text format (see copy-text.ts) to a table. */
+  /**
+   * Appends rows given in COPY text format (see copy-text.ts) to a table. The rows may travel
+   * with the transaction's next statement (on Postgres they do), so an error in them may be
+   * reported there, or by the commit.
+   */
   copyIn(table: string, columns: readonly string[], rows: Uint8Array): Promise<void>;
 }
 
 /**
  * SQL sent with BEGIN (`opening`) and with COMMIT (`closing`). Under load every round trip waits
  * for a busy event loop and wakes a Postgres backend, so a batch's transaction makes as few as it
- * can: the opening travels in the query string of the transaction's first statement, which for a
- * batch of fresh spans is its first COPY. It must therefore answer no rows (a row would reach the
- * COPY's handler), and, being sent as a simple query like the closing, take no parameters: the
- * caller inlines only values it has checked.
+ * can: on Postgres the opening, the COPYs with their rows and the closing travel as one simple
+ * query string. Being sent that way, they take no parameters: the caller inlines only values it
+ * has checked.
  */
 export interface BulkStatements {
   opening: string;
@@ -38,34 +41,35 @@ const copyStatement = (table: string, columns: readonly string[], source: string
  * every commit's WAL flush waits behind that (seen: commits of 50–250 ms).
  */
 export function pgBulkTransaction(pool: pg.Pool, flushAfterKb = 0): RunBulkTransaction {
-  const begin = flushAfterKb > 0 ? `BEGIN; SET LOCAL backend_flush_after = '${flushAfterKb}kB';` : 'BEGIN;';
+  const begin = flushAfterKb > 0 ? `BEGIN; SET LOCAL backend_flush_after = '${flushAfterKb}kB'` : 'BEGIN';
   return async (statements, work) => {
     const client = await pool.connect();
     let broken: Error | undefined;
-    // The transaction opens with its first statement: sent before it, or (a COPY) in its string.
-    let opening: string | null = `${begin} ${statements.opening};`;
-    const open = (): string => {
-      const sql = opening ?? '';
-      opening = null;
-      return sql;
+    // Statements not sent yet, with the rows of the COPYs among them. They go together, in one
+    // query string, with the next query or with COMMIT: a batch of fresh spans sends its whole
+    // transaction in one round trip.
+    let unsent = [begin, statements.opening];
+    let rows: Uint8Array[] = [];
+    const send = async (last: string[]): Promise<void> => {
+      const query = new PipelinedCopyQuery([...unsent, ...last].join('; '), rows);
+      unsent = [];
+      rows = [];
+      client.query(query);
+      await query.done;
     };
     try {
       const result = await work({
         query: async (text, params) => {
-          // Parameters need a query of their own: the opening goes first, in a round trip of its own.
-          if (opening !== null) await client.query(open());
+          // Parameters need a query of their own: what is unsent goes first, in a round trip of its own.
+          if (unsent.length > 0) await send([]);
           return (await client.query(text, params)).rows;
         },
-        copyIn: (table, columns, rows) =>
-          new Promise((resolve, reject) => {
-            const stream = client.query(copyFrom(`${open()} ${copyStatement(table, columns, 'STDIN')}`));
-            // 'finish' comes once the server has taken every row.
-            stream.once('finish', resolve);
-            stream.once('error', reject);
-            stream.end(rows);
-          }),
+        copyIn: async (table, columns, data) => {
+          unsent.push(copyStatement(table, columns, 'STDIN'));
+          rows.push(data);
+        },
       });
-      await client.query(`${open()} ${statements.closing}; COMMIT`);
+      await send([statements.closing, 'COMMIT']);
       return result;
     } catch (err) {
       await client.query('ROLLBACK').catch((rollbackError: unknown) => {

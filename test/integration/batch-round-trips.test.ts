@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { lockKey } from '../../src/ledger/batch-sql.js';
 import { stageSpans } from '../../src/ledger/copy-rows.js';
 import { openDatabase, type OwnLedgerDatabase } from '../../src/ledger/database.js';
@@ -42,13 +42,45 @@ describe.runIf(inject('databaseUrl') !== '')('a batch’s transaction on Postgre
     return { orgId: org.orgId, spans: stageSpans(org.orgId, org.apiKeyId, prepareSpans(decodeJson(JSON.stringify(body)), false).records) };
   };
 
-  it('takes three round trips for fresh spans: BEGIN and the trace locks travel with the first COPY', async () => {
+  it('sends a batch of fresh spans in one round trip: one query string, every COPY’s rows before any reply', async () => {
     const writer = new LedgerWriter(viaProxy.bulkTransaction, { maxItems: 8, maxWaitMs: 20, maxInFlight: 1 });
-    const before = proxy.queries;
-    await Promise.all(['gen-rt-1', 'gen-rt-2', 'gen-rt-3'].map((g) => writer.write(request(g))));
-    // COPY of the spans (with BEGIN, SET LOCAL and the locks), COPY of their usage, roll-ups with COMMIT.
-    expect(proxy.queries - before).toBe(3);
-    for (const g of ['gen-rt-1', 'gen-rt-2', 'gen-rt-3']) expect(await generationCounts(server, g)).toEqual({ spans: '3', generations: '1', usd: '0.01' });
+    // The pool's connection is opened first: opening one needs the server's replies.
+    await writer.write(request('gen-rt-0'));
+    const before = { queries: proxy.queries, copyEnds: proxy.sent.get('c') ?? 0 };
+    const generations = ['gen-rt-1', 'gen-rt-2', 'gen-rt-3'];
+    proxy.holdReplies();
+    let written: Promise<unknown> = Promise.resolve();
+    try {
+      written = Promise.all(generations.map((g) => writer.write(request(g))));
+      // Both COPYs (spans, usage) end while the server's replies are held: nothing waits for them.
+      await vi.waitFor(() => expect((proxy.sent.get('c') ?? 0) - before.copyEnds).toBe(2), { timeout: 5_000, interval: 10 });
+    } finally {
+      proxy.releaseReplies();
+    }
+    await written;
+    // BEGIN, SET LOCAL, the locks, both COPYs, the roll-ups and COMMIT: one string.
+    expect(proxy.queries - before.queries).toBe(1);
+    for (const g of generations) expect(await generationCounts(server, g)).toEqual({ spans: '3', generations: '1', usd: '0.01' });
+  });
+
+  it('drops the rows sent behind a statement that failed, writes the batch again, and goes on', async () => {
+    const reasons: string[] = [];
+    const writer = new LedgerWriter(
+      viaProxy.bulkTransaction,
+      { maxItems: 8, maxWaitMs: 20, maxInFlight: 1 },
+      { rewritten: (reason) => reasons.push(reason) },
+    );
+    const first = request('gen-rt-again');
+    await writer.write(first);
+    // The same generation in another trace (each request is a trace of its own): the spans' COPY
+    // succeeds, the usage's COPY fails.
+    await Promise.all([writer.write(request('gen-rt-again')), writer.write(request('gen-rt-fresh-1'))]);
+    // The same delivery again: its spans' COPY fails, with the usage rows already sent behind it.
+    await Promise.all([writer.write(first), writer.write(request('gen-rt-fresh-2'))]);
+    expect(reasons).toEqual(['duplicate', 'duplicate']);
+    // Both traces' spans, the generation once.
+    expect(await generationCounts(server, 'gen-rt-again')).toEqual({ spans: '6', generations: '1', usd: '0.01' });
+    for (const g of ['gen-rt-fresh-1', 'gen-rt-fresh-2']) expect(await generationCounts(server, g)).toEqual({ spans: '3', generations: '1', usd: '0.01' });
   });
 
   it('holds a touched trace’s lock before it writes a row, and waits while another transaction holds it', async () => {
@@ -73,7 +105,7 @@ describe.runIf(inject('databaseUrl') !== '')('a batch’s transaction on Postgre
         waiters = await waiting();
       }
       expect(waiters).toHaveLength(1);
-      expect(waiters[0]!.query).toMatch(/^BEGIN; .*CALL lock_traces\(.*\); COPY spans /s);
+      expect(waiters[0]!.query).toMatch(/^BEGIN; .*CALL lock_traces\(.*\); COPY spans .*; COMMIT$/s);
       expect(settled).toBe(false);
       await holder.query('COMMIT');
       await written;

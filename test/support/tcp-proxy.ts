@@ -2,14 +2,17 @@ import net from 'node:net';
 
 /**
  * A TCP proxy in front of Postgres that a test can cut and restore, as a network failure would,
- * and that counts the simple queries ('Q' messages) clients send: each is one round trip.
+ * that counts the messages clients send by type, and that can hold the server's replies back, to
+ * show what a client sends without waiting for them.
  */
 export class TcpProxy {
   #server: net.Server;
   #sockets = new Set<net.Socket>();
   #cut = false;
+  #held: (() => void)[] | null = null;
   port = 0;
-  queries = 0;
+  /** Messages clients have sent, by type byte: 'Q' a simple query, 'd' CopyData, 'c' CopyDone… */
+  readonly sent = new Map<string, number>();
 
   constructor(private readonly target: { host: string; port: number }) {
     this.#server = net.createServer((client) => {
@@ -27,7 +30,11 @@ export class TcpProxy {
         });
       }
       client.on('data', this.#framer());
-      client.pipe(upstream).pipe(client);
+      client.pipe(upstream);
+      upstream.on('data', (chunk: Buffer) => {
+        if (this.#held) this.#held.push(() => client.write(chunk));
+        else client.write(chunk);
+      });
     });
   }
 
@@ -45,11 +52,30 @@ export class TcpProxy {
         if (pending.length < header) return;
         const size = started ? 1 + pending.readUInt32BE(1) : pending.readUInt32BE(0);
         if (pending.length < size) return;
-        if (started && pending[0] === 0x51) this.queries++;
+        if (started) {
+          const type = String.fromCharCode(pending[0]!);
+          this.sent.set(type, (this.sent.get(type) ?? 0) + 1);
+        }
         started = true;
         pending = pending.subarray(size);
       }
     };
+  }
+
+  /** Simple queries sent so far: each is one round trip. */
+  get queries(): number {
+    return this.sent.get('Q') ?? 0;
+  }
+
+  /** The server's replies wait in the proxy, in order, until `releaseReplies`. */
+  holdReplies(): void {
+    this.#held ??= [];
+  }
+
+  releaseReplies(): void {
+    const held = this.#held ?? [];
+    this.#held = null;
+    for (const send of held) send();
   }
 
   async start(): Promise<void> {
