@@ -75,8 +75,8 @@ export function lockAndRollupStatements(batch: WriteRequest[]): BulkStatements {
   const traceIds = arrayLiteral(keys.traces.traceIds, /^[0-9a-f]{32}$/, 'text');
   return {
     // Transactions touching the same trace take turns, so that a parent and its child arriving in
-    // two concurrent batches still see each other when roll-ups are marked. A CALL answers no rows,
-    // so it can share the first COPY's query string (migrations/007_lock_traces_procedure.sql).
+    // two concurrent batches still see each other when roll-ups are marked. Taken before the first
+    // row is written, in one order (migrations/007_lock_traces_procedure.sql).
     opening: `CALL lock_traces(${lockKeys})`,
     closing: markRollups(orgIds, traceIds),
   };
