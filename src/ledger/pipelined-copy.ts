@@ -2,6 +2,8 @@ import type pg from 'pg';
 
 const COPY_DATA = 0x64;
 const COPY_DONE = Buffer.from([0x63, 0, 0, 0, 4]);
+/** Rows per CopyData message, in bytes. */
+export const COPY_DATA_MAX = 1024 * 1024;
 
 /**
  * One simple query whose `COPY … FROM STDIN` statements (any number, anywhere in its string) get
@@ -37,8 +39,10 @@ export class PipelinedCopyQuery implements pg.Submittable {
     // One write for the lot: the backend wakes once and finds all of it.
     stream.cork();
     connection.query(this.text);
-    for (const chunk of this.rows) {
-      if (chunk.length > 0) {
+    for (const rows of this.rows) {
+      // Postgres takes a CopyData message of at most 1 GB; a COPY's rows need not end with one.
+      for (let at = 0; at < rows.length; at += COPY_DATA_MAX) {
+        const chunk = rows.subarray(at, at + COPY_DATA_MAX);
         const header = Buffer.allocUnsafe(5);
         header[0] = COPY_DATA;
         header.writeUInt32BE(chunk.length + 4, 1);

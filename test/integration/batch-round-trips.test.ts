@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { lockKey } from '../../src/ledger/batch-sql.js';
 import { stageSpans } from '../../src/ledger/copy-rows.js';
+import { COPY_DATA_MAX } from '../../src/ledger/pipelined-copy.js';
 import { openDatabase, type OwnLedgerDatabase } from '../../src/ledger/database.js';
 import { LedgerWriter, type WriteRequest } from '../../src/ledger/ledger-writer.js';
 import { decodeJson } from '../../src/otlp/decode-json.js';
@@ -81,6 +83,23 @@ describe.runIf(inject('databaseUrl') !== '')('a batch’s transaction on Postgre
     // Both traces' spans, the generation once.
     expect(await generationCounts(server, 'gen-rt-again')).toEqual({ spans: '6', generations: '1', usd: '0.01' });
     for (const g of ['gen-rt-fresh-1', 'gen-rt-fresh-2']) expect(await generationCounts(server, g)).toEqual({ spans: '3', generations: '1', usd: '0.01' });
+  });
+
+  it('sends rows of more than one CopyData message’s worth in several, intact', async () => {
+    const writer = new LedgerWriter(viaProxy.bulkTransaction, { maxItems: 8, maxWaitMs: 0, maxInFlight: 1 });
+    const body = openRouterDelivery({ generationId: 'gen-rt-large', inputTokens: 3, outputTokens: 2, totalCost: 0.01, content: true });
+    const root = body.resourceSpans[0]!.scopeSpans[0]!.spans[0]!;
+    const prompt = 'ab\tc\\d\n'.repeat(Math.ceil((2.5 * COPY_DATA_MAX) / 8));
+    root.attributes.find((a) => a.key === 'gen_ai.prompt')!.value = { stringValue: prompt };
+    const before = proxy.sent.get('d') ?? 0;
+    await writer.write({ orgId: org.orgId, spans: stageSpans(org.orgId, org.apiKeyId, prepareSpans(decodeJson(JSON.stringify(body)), true).records) });
+    // Spans and usage in one message each, the content (escaped, so larger still) in at least three.
+    expect((proxy.sent.get('d') ?? 0) - before).toBeGreaterThanOrEqual(5);
+    const [stored] = await server.query<{ md5: string; length: number }>(
+      `SELECT md5(attributes->>'gen_ai.prompt'), length(attributes->>'gen_ai.prompt') FROM span_content WHERE trace_id = '${root.traceId}' AND span_id = '${root.spanId}'`,
+    );
+    expect(stored).toEqual({ md5: createHash('md5').update(prompt).digest('hex'), length: prompt.length });
+    expect(await generationCounts(server, 'gen-rt-large')).toEqual({ spans: '1', generations: '1', usd: '0.01' });
   });
 
   it('holds a touched trace’s lock before it writes a row, and waits while another transaction holds it', async () => {
