@@ -39,10 +39,12 @@ describe.runIf(inject('databaseUrl') !== '')('a batch’s transaction on Postgre
     await server.stop();
   });
 
-  const request = (generationId: string): WriteRequest => {
-    const body = openRouterDelivery({ generationId, inputTokens: 3, outputTokens: 2, totalCost: 0.01, children: true });
-    return { orgId: org.orgId, spans: stageSpans(org.orgId, org.apiKeyId, prepareSpans(decodeJson(JSON.stringify(body)), false).records) };
-  };
+  const staged = (body: object, storeContent = false): WriteRequest => ({
+    orgId: org.orgId,
+    spans: stageSpans(org.orgId, org.apiKeyId, prepareSpans(decodeJson(JSON.stringify(body)), storeContent).records),
+  });
+  const request = (generationId: string): WriteRequest =>
+    staged(openRouterDelivery({ generationId, inputTokens: 3, outputTokens: 2, totalCost: 0.01, children: true }));
 
   it('sends a batch of fresh spans in one round trip: one query string, every COPY’s rows before any reply', async () => {
     const writer = new LedgerWriter(viaProxy.bulkTransaction, { maxItems: 8, maxWaitMs: 20, maxInFlight: 1 });
@@ -92,7 +94,7 @@ describe.runIf(inject('databaseUrl') !== '')('a batch’s transaction on Postgre
     const prompt = 'ab\tc\\d\n'.repeat(Math.ceil((2.5 * COPY_DATA_MAX) / 8));
     root.attributes.find((a) => a.key === 'gen_ai.prompt')!.value = { stringValue: prompt };
     const before = proxy.sent.get('d') ?? 0;
-    await writer.write({ orgId: org.orgId, spans: stageSpans(org.orgId, org.apiKeyId, prepareSpans(decodeJson(JSON.stringify(body)), true).records) });
+    await writer.write(staged(body, true));
     // Spans and usage in one message each, the content (escaped, so larger still) in at least three.
     expect((proxy.sent.get('d') ?? 0) - before).toBeGreaterThanOrEqual(5);
     const [stored] = await server.query<{ md5: string; length: number }>(
