@@ -39,13 +39,16 @@ export function processCpuSeconds(pid: number): number {
 /** CPU seconds used so far, by thread or process id. */
 export type CpuById = Map<number, number>;
 
-/** The CPU seconds of each entry of a /proc directory listing that `keep` accepts; what ends while read is left out. */
-function cpuById(dir: string, ids: string[], keep: (name: string) => boolean): CpuById {
+/** A /proc entry's name and seconds, from the files under `path` (one reader per kind of seconds). */
+type ProcReader = (path: string) => { name: string; seconds: number };
+
+/** The seconds of each entry of a /proc directory listing that `keep` accepts; what ends while read is left out. */
+function secondsById(dir: string, ids: string[], read: ProcReader, keep: (name: string) => boolean): CpuById {
   const seconds: CpuById = new Map();
   for (const id of ids) {
     try {
-      const cpu = statCpu(`${dir}/${id}/stat`);
-      if (keep(cpu.name)) seconds.set(Number(id), cpu.seconds);
+      const entry = read(`${dir}/${id}`);
+      if (keep(entry.name)) seconds.set(Number(id), entry.seconds);
     } catch {
       // It ended between listing and reading.
     }
@@ -53,10 +56,30 @@ function cpuById(dir: string, ids: string[], keep: (name: string) => boolean): C
   return seconds;
 }
 
+const cpuOf: ProcReader = (path) => statCpu(`${path}/stat`);
+
+/**
+ * Seconds a thread was ready to run but waited for a core (the second field of its `schedstat`):
+ * on a machine whose cores are all in use, the share of a request's latency that is queueing for
+ * the CPU rather than work.
+ */
+const runQueueOf: ProcReader = (path) => ({ name: '', seconds: Number(readFileSync(`${path}/schedstat`, 'utf8').split(' ')[1]) / 1e9 });
+
 /** CPU seconds of each of a process's threads (its main thread's id is the process's). Null off Linux. */
 export function threadCpuSeconds(pid: number): CpuById | null {
+  return threadSeconds(pid, cpuOf);
+}
+
+/** Seconds each of a process's threads has waited for a core so far. Null off Linux, or without schedstat. */
+export function threadRunQueueSeconds(pid: number): CpuById | null {
+  return threadSeconds(pid, runQueueOf);
+}
+
+function threadSeconds(pid: number, read: ProcReader): CpuById | null {
   try {
-    return cpuById(`/proc/${pid}/task`, readdirSync(`/proc/${pid}/task`), () => true);
+    const seconds = secondsById(`/proc/${pid}/task`, readdirSync(`/proc/${pid}/task`), read, () => true);
+    // A kernel without the file gives no thread at all (a live process has at least one).
+    return seconds.size > 0 ? seconds : null;
   } catch {
     return null;
   }
@@ -68,7 +91,7 @@ export function threadCpuSeconds(pid: number): CpuById | null {
  */
 export function postgresCpuSeconds(): CpuById | null {
   try {
-    return cpuById('/proc', readdirSync('/proc').filter((p) => /^\d+$/.test(p)), (name) => name === 'postgres');
+    return secondsById('/proc', readdirSync('/proc').filter((p) => /^\d+$/.test(p)), cpuOf, (name) => name === 'postgres');
   } catch {
     return null;
   }
@@ -88,6 +111,11 @@ export function isLocalDatabase(url: string): boolean {
 export interface CpuPerDelivery {
   /** The server's main thread: HTTP, keys, the ledger's round trips. */
   serving_thread: number | null;
+  /**
+   * Not CPU used: how long the serving thread was ready to run but waited for a core. Null where
+   * the kernel does not say (off Linux, or without schedstat).
+   */
+  serving_thread_waiting_for_cpu: number | null;
   /** Its preparation threads, V8's garbage-collection helpers and libuv's pool. */
   other_server_threads: number | null;
   /** Null when Postgres is not on this machine, or (PGlite) runs inside the server. */
@@ -99,16 +127,21 @@ export interface CpuPerDelivery {
 export interface CpuSnapshot {
   serverPid: number;
   server: CpuById | null;
+  serverRunQueue: CpuById | null;
   postgres: CpuById | null;
   loadGenerator: number;
   machine: number | null;
 }
 
-/** The CPU used so far by each part: the server's threads, Postgres (when `postgres`), this process, the machine. */
+/**
+ * The CPU used so far by each part: the server's threads, Postgres (when `postgres`), this process,
+ * the machine; and how long the server's threads have waited for a core.
+ */
 export function cpuSnapshot(serverPid: number, postgres: boolean): CpuSnapshot {
   return {
     serverPid,
     server: threadCpuSeconds(serverPid),
+    serverRunQueue: threadRunQueueSeconds(serverPid),
     postgres: postgres ? postgresCpuSeconds() : null,
     loadGenerator: ownCpuSeconds(),
     machine: machineBusySeconds(),
@@ -132,6 +165,7 @@ export function cpuPerDelivery(before: CpuSnapshot, after: CpuSnapshot, deliveri
   const main = (id: number) => id === after.serverPid;
   return {
     serving_thread: us(spent(before.server, after.server, main)),
+    serving_thread_waiting_for_cpu: us(spent(before.serverRunQueue, after.serverRunQueue, main)),
     other_server_threads: us(spent(before.server, after.server, (id) => !main(id))),
     postgres: us(spent(before.postgres, after.postgres)),
     load_generator: us(after.loadGenerator - before.loadGenerator)!,

@@ -5,8 +5,9 @@
  * Builds and starts the real server as the container image runs it (`--from-source`: through
  * tsx, as `npm start` does), against DATABASE_URL or PGlite with --embedded, creates a key, and
  * drives it over keep-alive HTTP with OpenRouter-shaped deliveries. Prints deliveries/s, spans/s,
- * latency, server CPU and peak RSS per variant, the latency of paced runs (at --rate, and at half
- * the saturated privacy JSON rate), two database ceilings (the raw one of multi-row INSERTs, and
+ * latency, server CPU (and how long its serving thread waited for a core) and peak RSS per variant,
+ * the latency of paced runs (at --rate, and at half the saturated privacy JSON rate; with the share
+ * the server itself timed at over 50 ms), two database ceilings (the raw one of multi-row INSERTs, and
  * the ledger writer's own with COPY), checks by SQL that the ledger holds exactly what was sent,
  * measures the machine's HTTP ceiling (a bare Fastify route), and ends with one JSON line.
  * LEDGER_* variables set for the bench are passed to the server.
@@ -27,6 +28,7 @@ import { rawInsertCeiling, writerCeiling } from './raw-ceiling.js';
 import { httpCeiling } from './http-ceiling.js';
 import { cpuPerDelivery, cpuSnapshot, isLocalDatabase } from './cpu.js';
 import { startServerProcess } from './server-process.js';
+import { serverTimings, shareOverBound } from './server-latency.js';
 import { formatSummary, type BenchSummary, type PacedRow, type VariantRow } from './summary.js';
 
 const { values: args } = parseArgs({
@@ -150,9 +152,11 @@ async function main() {
   const pacedRun = async (rate: number): Promise<PacedRow> => {
     const pacedBodies = bodies(rate * (1 + PACED_SECONDS), 'privacy', 'json');
     await send(pacedBodies.slice(0, rate), 'json', rate);
+    const timings0 = await serverTimings(server.url, PATH, '0.05');
     const parts0 = cpuNow();
     const paced = await send(pacedBodies.slice(rate), 'json', rate);
     const parts1 = cpuNow();
+    const timings1 = await serverTimings(server.url, PATH, '0.05');
     const pl = paced.latenciesMs.slice().sort();
     return {
       rate_per_s: rate,
@@ -162,6 +166,7 @@ async function main() {
       // A stall of a quarter second every minute or so is all but invisible in a 10 s run's p99.
       p999_ms: +percentile(pl, 99.9).toFixed(2),
       max_ms: +pl[pl.length - 1]!.toFixed(2),
+      server_share_over_50_ms: +shareOverBound(timings0, timings1).toFixed(4),
       // Below saturation a delivery costs more than at it: smaller batches, more wake-ups.
       cpu_us_per_delivery: cpuPerDelivery(parts0, parts1, paced.sent),
     };

@@ -24,6 +24,12 @@ export interface PacedRow {
   p99_ms: number;
   p999_ms: number;
   max_ms: number;
+  /**
+   * The share of these requests the server itself took longer than 50 ms over, by its own timing
+   * (routing to reply written). Against p99: what a slow request waited before the server read it
+   * (its thread busy or waiting for a core) or after, in the load generator.
+   */
+  server_share_over_50_ms: number;
   cpu_us_per_delivery: CpuPerDelivery;
 }
 
@@ -54,7 +60,7 @@ export function formatSummary(s: BenchSummary): string {
     lines.push(formatCpu(v.cpu_us_per_delivery));
   }
   for (const p of [s.paced, s.paced_half_capacity]) {
-    lines.push(`paced at ${p.rate_per_s}/s: p50 ${p.p50_ms} ms, p99 ${p.p99_ms} ms, p99.9 ${p.p999_ms} ms, max ${p.max_ms} ms`);
+    lines.push(`paced at ${p.rate_per_s}/s: p50 ${p.p50_ms} ms, p99 ${p.p99_ms} ms, p99.9 ${p.p999_ms} ms, max ${p.max_ms} ms; over 50 ms by the server's own timing: ${(p.server_share_over_50_ms * 100).toFixed(2)}%`);
     lines.push(formatCpu(p.cpu_us_per_delivery));
   }
   lines.push(`server peak RSS ${s.server_peak_rss_mb} MB`);
@@ -67,5 +73,6 @@ export function formatSummary(s: BenchSummary): string {
 
 function formatCpu(c: CpuPerDelivery): string {
   const us = (v: number | null) => (v === null ? 'n/a' : `${v} µs`);
-  return `  CPU per delivery: serving thread ${us(c.serving_thread)}, other server threads ${us(c.other_server_threads)}, Postgres ${us(c.postgres)}, load generator ${us(c.load_generator)}; whole machine ${us(c.machine)}`;
+  const waited = c.serving_thread_waiting_for_cpu === null ? '' : ` (and ${c.serving_thread_waiting_for_cpu} µs waiting for a core)`;
+  return `  CPU per delivery: serving thread ${us(c.serving_thread)}${waited}, other server threads ${us(c.other_server_threads)}, Postgres ${us(c.postgres)}, load generator ${us(c.load_generator)}; whole machine ${us(c.machine)}`;
 }

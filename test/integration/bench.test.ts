@@ -45,10 +45,15 @@ describe('npm run bench', () => {
     // machine (PGlite's is inside the server's threads).
     const postgresHere = Boolean(databaseUrl) && isLocalDatabase(databaseUrl);
     const measured = (c: CpuPerDelivery) => {
-      for (const part of ['serving_thread', 'other_server_threads', 'load_generator', 'machine'] as const) expect(c[part]).toBeGreaterThanOrEqual(0);
+      for (const part of ['serving_thread', 'serving_thread_waiting_for_cpu', 'other_server_threads', 'load_generator', 'machine'] as const) expect(c[part]).toBeGreaterThanOrEqual(0);
       if (postgresHere) expect(c.postgres).toBeGreaterThanOrEqual(0);
       else expect(c.postgres).toBeNull();
     };
     for (const row of [...summary.variants, summary.paced, half]) measured(row.cpu_us_per_delivery);
+    // The server's own timing of the paced requests, read from its /metrics.
+    for (const row of [summary.paced, half]) {
+      expect(row.server_share_over_50_ms).toBeGreaterThanOrEqual(0);
+      expect(row.server_share_over_50_ms).toBeLessThanOrEqual(1);
+    }
   }, 240_000);
 });

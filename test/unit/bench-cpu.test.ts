@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cpuPerDelivery, isLocalDatabase, threadCpuSeconds, type CpuSnapshot } from '../../bench/cpu.js';
+import { cpuPerDelivery, isLocalDatabase, threadCpuSeconds, threadRunQueueSeconds, type CpuSnapshot } from '../../bench/cpu.js';
 
 describe("the bench's CPU accounting", () => {
   it('tells a database on this machine from one elsewhere', () => {
@@ -12,18 +12,20 @@ describe("the bench's CPU accounting", () => {
   });
 
   it('gives each part µs per delivery, and n/a where a part was not measured', () => {
-    const before: CpuSnapshot = { serverPid: 10, server: new Map([[10, 10], [11, 3], [12, 1]]), postgres: new Map([[50, 20]]), loadGenerator: 1, machine: 100 };
-    const after: CpuSnapshot = { serverPid: 10, server: new Map([[10, 10.25], [11, 3.08], [12, 1.02]]), postgres: new Map([[50, 20.3]]), loadGenerator: 1.08, machine: 100.9 };
+    const before: CpuSnapshot = { serverPid: 10, server: new Map([[10, 10], [11, 3], [12, 1]]), serverRunQueue: new Map([[10, 4], [11, 1]]), postgres: new Map([[50, 20]]), loadGenerator: 1, machine: 100 };
+    const after: CpuSnapshot = { serverPid: 10, server: new Map([[10, 10.25], [11, 3.08], [12, 1.02]]), serverRunQueue: new Map([[10, 4.2], [11, 1.5]]), postgres: new Map([[50, 20.3]]), loadGenerator: 1.08, machine: 100.9 };
     expect(cpuPerDelivery(before, after, 2_000)).toEqual({
       serving_thread: 125,
+      serving_thread_waiting_for_cpu: 100,
       other_server_threads: 50,
       postgres: 150,
       load_generator: 40,
       machine: 450,
     });
-    const unmeasured: CpuSnapshot = { serverPid: 10, server: null, postgres: null, loadGenerator: 1, machine: null };
+    const unmeasured: CpuSnapshot = { serverPid: 10, server: null, serverRunQueue: null, postgres: null, loadGenerator: 1, machine: null };
     expect(cpuPerDelivery(unmeasured, { ...unmeasured, loadGenerator: 1.5 }, 1_000)).toEqual({
       serving_thread: null,
+      serving_thread_waiting_for_cpu: null,
       other_server_threads: null,
       postgres: null,
       load_generator: 500,
@@ -33,7 +35,7 @@ describe("the bench's CPU accounting", () => {
 
   it('counts a process that began in between from its start, and leaves out one that ended', () => {
     // Backend 51 ends (its pool closed an idle connection) with 30 s behind it; 52 starts and uses 0.1 s.
-    const before: CpuSnapshot = { serverPid: 10, server: new Map([[10, 1]]), postgres: new Map([[50, 5], [51, 30]]), loadGenerator: 0, machine: 0 };
+    const before: CpuSnapshot = { serverPid: 10, server: new Map([[10, 1]]), serverRunQueue: null, postgres: new Map([[50, 5], [51, 30]]), loadGenerator: 0, machine: 0 };
     const after: CpuSnapshot = { ...before, postgres: new Map([[50, 5.2], [52, 0.1]]) };
     expect(cpuPerDelivery(before, after, 1_000).postgres).toBe(300);
   });
@@ -45,5 +47,28 @@ describe("the bench's CPU accounting", () => {
     expect(threads.get(process.pid)).toBeGreaterThan(0);
     expect(threads.size).toBeGreaterThan(1);
     expect(threadCpuSeconds(2 ** 22 + 1)).toBeNull();
+  });
+
+  it.runIf(process.platform === 'linux')('reads how long a thread waited for a core: with its running time, all of a busy spell', async () => {
+    const { Worker } = await import('node:worker_threads');
+    const { availableParallelism } = await import('node:os');
+    // One spinning thread per core, and this one spinning too: more runnable threads than cores,
+    // so some wait at every moment. This thread is runnable all along, so the time it ran and the
+    // time it waited add up to the spell's length.
+    const spin = (ms: number) => `const end = Date.now() + ${ms}; while (Date.now() < end);`;
+    const spinners = Array.from({ length: availableParallelism() }, () => new Worker(spin(1_000), { eval: true }));
+    await new Promise((r) => setTimeout(r, 100));
+    const ran0 = threadCpuSeconds(process.pid)!.get(process.pid)!;
+    const waited0 = threadRunQueueSeconds(process.pid)!.get(process.pid)!;
+    const t0 = performance.now();
+    while (performance.now() < t0 + 800);
+    const spell = (performance.now() - t0) / 1000;
+    const ran = threadCpuSeconds(process.pid)!.get(process.pid)! - ran0;
+    const waited = threadRunQueueSeconds(process.pid)!.get(process.pid)! - waited0;
+    await Promise.all(spinners.map((w) => new Promise((resolve) => w.once('exit', resolve))));
+    expect(waited).toBeGreaterThan(0);
+    // The CPU figure counts in 10 ms ticks.
+    expect(Math.abs(ran + waited - spell)).toBeLessThan(0.03 + 0.05 * spell);
+    expect(threadRunQueueSeconds(2 ** 22 + 1)).toBeNull();
   });
 });
