@@ -49,6 +49,8 @@ const CONCURRENCY = Number(args.concurrency);
 const RATE = Number(args.rate);
 const PACED_SECONDS = Number(args['paced-seconds']);
 const PATH = '/developer/v1/ai-usage/openrouter/v1/traces';
+/** The latency goal's 50 ms, as the server's request histogram names that bucket. */
+const GOAL_BUCKET = '0.05';
 
 let seq = 0;
 function bodies(count: number, variant: Variant, encoding: BodyEncoding): Buffer[] {
@@ -152,11 +154,11 @@ async function main() {
   const pacedRun = async (rate: number): Promise<PacedRow> => {
     const pacedBodies = bodies(rate * (1 + PACED_SECONDS), 'privacy', 'json');
     await send(pacedBodies.slice(0, rate), 'json', rate);
-    const timings0 = await serverTimings(server.url, PATH, '0.05');
+    const timings0 = await serverTimings(server.url, PATH, GOAL_BUCKET);
     const parts0 = cpuNow();
     const paced = await send(pacedBodies.slice(rate), 'json', rate);
     const parts1 = cpuNow();
-    const timings1 = await serverTimings(server.url, PATH, '0.05');
+    const timings1 = await serverTimings(server.url, PATH, GOAL_BUCKET);
     const pl = paced.latenciesMs.slice().sort();
     return {
       rate_per_s: rate,

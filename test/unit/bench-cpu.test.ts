@@ -1,3 +1,5 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { cpuPerDelivery, isLocalDatabase, threadCpuSeconds, threadRunQueueSeconds, type CpuSnapshot } from '../../bench/cpu.js';
 
@@ -50,8 +52,6 @@ describe("the bench's CPU accounting", () => {
   });
 
   it.runIf(process.platform === 'linux')('reads how long a thread waited for a core: with its running time, all of a busy spell', async () => {
-    const { Worker } = await import('node:worker_threads');
-    const { availableParallelism } = await import('node:os');
     // One spinning thread per core, and this one spinning too: more runnable threads than cores,
     // so some wait at every moment. This thread is runnable all along, so the time it ran and the
     // time it waited add up to the spell's length.
