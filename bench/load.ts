@@ -49,7 +49,10 @@ export async function drive(opts: {
       if (opts.ratePerSecond) {
         const due = started + (i * 1000) / opts.ratePerSecond;
         if (due > t0) await new Promise((r) => setTimeout(r, due - t0));
-        t0 = due;
+        // Node's timers count from the event loop's clock, which lags the real one in a busy loop,
+        // so a timeout may fire a millisecond or more early: a request sent before it was due
+        // counts from its sending (counted from its due time, its latency could come out below zero).
+        t0 = Math.min(due, performance.now());
       }
       try {
         const res = await pool.request({ path: opts.path, method: 'POST', headers, body: opts.bodies[i] });
