@@ -121,6 +121,11 @@ export interface CpuPerDelivery {
   /** Null when Postgres is not on this machine, or (PGlite) runs inside the server. */
   postgres: number | null;
   load_generator: number;
+  /**
+   * How long the load generator's thread (this process's main thread: it sends, and times each
+   * reply) waited for a core: a reply it read late is counted late. Null where the kernel does not say.
+   */
+  load_generator_waiting_for_cpu: number | null;
   machine: number | null;
 }
 
@@ -130,12 +135,13 @@ export interface CpuSnapshot {
   serverRunQueue: CpuById | null;
   postgres: CpuById | null;
   loadGenerator: number;
+  loadGeneratorRunQueue: number | null;
   machine: number | null;
 }
 
 /**
  * The CPU used so far by each part: the server's threads, Postgres (when `postgres`), this process,
- * the machine; and how long the server's threads have waited for a core.
+ * the machine; and how long the server's threads and this process's main thread have waited for a core.
  */
 export function cpuSnapshot(serverPid: number, postgres: boolean): CpuSnapshot {
   return {
@@ -144,6 +150,7 @@ export function cpuSnapshot(serverPid: number, postgres: boolean): CpuSnapshot {
     serverRunQueue: threadRunQueueSeconds(serverPid),
     postgres: postgres ? postgresCpuSeconds() : null,
     loadGenerator: ownCpuSeconds(),
+    loadGeneratorRunQueue: threadRunQueueSeconds(process.pid)?.get(process.pid) ?? null,
     machine: machineBusySeconds(),
   };
 }
@@ -169,6 +176,9 @@ export function cpuPerDelivery(before: CpuSnapshot, after: CpuSnapshot, deliveri
     other_server_threads: us(spent(before.server, after.server, (id) => !main(id))),
     postgres: us(spent(before.postgres, after.postgres)),
     load_generator: us(after.loadGenerator - before.loadGenerator)!,
+    load_generator_waiting_for_cpu: us(
+      before.loadGeneratorRunQueue === null || after.loadGeneratorRunQueue === null ? null : after.loadGeneratorRunQueue - before.loadGeneratorRunQueue,
+    ),
     machine: us(before.machine === null || after.machine === null ? null : after.machine - before.machine),
   };
 }

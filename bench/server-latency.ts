@@ -1,37 +1,79 @@
+import { INGEST_STAGES, type IngestStage } from '../src/http/metrics.js';
+
 /**
- * The server's own timing of its ingest requests, read from its /metrics histogram
- * (`ledger_http_request_duration_seconds`: from routing to the reply written). Beside the load
- * generator's latency, which counts from each request's due time, it tells the server's share of
- * a slow request from the time the request waited before the server read it, or after.
+ * The server's own timing of its ingest requests, read from its /metrics histograms. Beside the
+ * load generator's latency, which counts from each request's due time, they tell the server's
+ * share of a slow request from the time the request waited before the server read it, or after;
+ * and, stage by stage, where inside the server the time went.
  */
+
+/** A histogram's cumulative counts by upper bound (`+Inf` as Infinity), as scraped. */
+export type Buckets = Map<number, number>;
+
 export interface ServerTimings {
-  requests: number;
-  /** Requests the server took at most `bound` seconds over. */
-  withinBound: number;
+  /** The ingest route's requests: routing to the reply written (`ledger_http_request_duration_seconds`). */
+  requests: Buckets;
+  /** Each stage of an accepted delivery (`ledger_ingest_stage_duration_seconds`). */
+  stages: Record<IngestStage, Buckets>;
 }
 
-const HISTOGRAM = 'ledger_http_request_duration_seconds';
+const REQUESTS = 'ledger_http_request_duration_seconds';
+const STAGE = 'ledger_ingest_stage_duration_seconds';
 
-export async function serverTimings(serverUrl: string, route: string, bound: string): Promise<ServerTimings> {
+export async function serverTimings(serverUrl: string, route: string): Promise<ServerTimings> {
   const res = await fetch(`${serverUrl}/metrics`);
   if (!res.ok) throw new Error(`GET /metrics answered ${res.status}`);
-  let requests: number | undefined;
-  let withinBound: number | undefined;
-  for (const line of (await res.text()).split('\n')) {
-    const m = /^(\w+)\{([^}]*)\} (\S+)$/.exec(line);
-    if (!m) continue;
-    const labels = Object.fromEntries([...m[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
-    if (labels.route !== route) continue;
-    if (m[1] === `${HISTOGRAM}_count`) requests = Number(m[3]);
-    if (m[1] === `${HISTOGRAM}_bucket` && labels.le === bound) withinBound = Number(m[3]);
-  }
-  // A figure of 0 from a histogram that was not there would read as a fast server.
-  if (requests === undefined || withinBound === undefined) throw new Error(`/metrics has no ${HISTOGRAM} bucket le="${bound}" for ${route}`);
-  return { requests, withinBound };
+  const text = await res.text();
+  return {
+    requests: buckets(text, REQUESTS, 'route', route),
+    stages: Object.fromEntries(INGEST_STAGES.map((s) => [s, buckets(text, STAGE, 'stage', s)])) as Record<IngestStage, Buckets>,
+  };
 }
 
-/** The share of the requests between two readings that the server took longer than the bound over. */
-export function shareOverBound(before: ServerTimings, after: ServerTimings): number {
-  const requests = after.requests - before.requests;
-  return requests === 0 ? 0 : (requests - (after.withinBound - before.withinBound)) / requests;
+function buckets(text: string, histogram: string, label: string, value: string): Buckets {
+  const found: Buckets = new Map();
+  for (const line of text.split('\n')) {
+    const m = /^(\w+)\{([^}]*)\} (\S+)$/.exec(line);
+    if (m?.[1] !== `${histogram}_bucket`) continue;
+    const labels = Object.fromEntries([...m[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
+    if (labels[label] === value) found.set(labels.le === '+Inf' ? Infinity : Number(labels.le), Number(m[3]));
+  }
+  // Figures of 0 from a histogram that was not there would read as a fast server.
+  if (!found.has(Infinity)) throw new Error(`/metrics has no ${histogram} for ${label}="${value}"`);
+  return found;
+}
+
+/** The counts observed between two scrapes of one histogram. */
+function between(before: Buckets, after: Buckets): [bound: number, count: number][] {
+  return [...after].map(([le, n]) => [le, n - (before.get(le) ?? 0)] as [number, number]).sort((a, b) => a[0] - b[0]);
+}
+
+/** The share of the requests between two scrapes that the server took longer than `bound` seconds over. */
+export function shareOverBound(before: Buckets, after: Buckets, bound: number): number {
+  const counts = between(before, after);
+  const within = counts.find(([le]) => le === bound);
+  if (!within) throw new Error(`the histogram has no bucket at ${bound} s`);
+  const total = counts[counts.length - 1]![1];
+  return total === 0 ? 0 : (total - within[1]) / total;
+}
+
+/**
+ * The q-quantile (0–1) of what was observed between two scrapes, in seconds: within its bucket by
+ * linear interpolation, as Prometheus's `histogram_quantile` reckons it, so only as fine as the
+ * buckets. In the last bucket (past every finite bound) it is that bound; NaN when nothing was
+ * observed.
+ */
+export function quantile(before: Buckets, after: Buckets, q: number): number {
+  const counts = between(before, after);
+  const total = counts[counts.length - 1]![1];
+  if (total === 0) return NaN;
+  const rank = q * total;
+  let lower = 0;
+  let below = 0;
+  for (const [le, n] of counts) {
+    if (n >= rank) return le === Infinity ? lower : lower + ((le - lower) * (rank - below)) / (n - below);
+    lower = le;
+    below = n;
+  }
+  return lower;
 }

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { CpuPerDelivery } from './cpu.js';
+import type { IngestStage } from '../src/http/metrics.js';
 
 /** One saturated run of one variant. */
 export interface VariantRow {
@@ -30,6 +31,11 @@ export interface PacedRow {
    * (its thread busy or waiting for a core) or after, in the load generator.
    */
   server_share_over_50_ms: number;
+  /**
+   * The p50 and p99 of each stage inside the server (receive, prepare, commit), in ms, estimated
+   * from its histogram's buckets.
+   */
+  server_stages_ms: Record<IngestStage, { p50: number; p99: number }>;
   cpu_us_per_delivery: CpuPerDelivery;
 }
 
@@ -61,6 +67,8 @@ export function formatSummary(s: BenchSummary): string {
   }
   for (const p of [s.paced, s.paced_half_capacity]) {
     lines.push(`paced at ${p.rate_per_s}/s: p50 ${p.p50_ms} ms, p99 ${p.p99_ms} ms, p99.9 ${p.p999_ms} ms, max ${p.max_ms} ms; over 50 ms by the server's own timing: ${(p.server_share_over_50_ms * 100).toFixed(2)}%`);
+    const stages = Object.entries(p.server_stages_ms).map(([stage, q]) => `${stage} ${q.p50} / ${q.p99} ms`);
+    lines.push(`  inside the server, p50 / p99 by stage (from its histogram): ${stages.join(', ')}`);
     lines.push(formatCpu(p.cpu_us_per_delivery));
   }
   lines.push(`server peak RSS ${s.server_peak_rss_mb} MB`);
@@ -73,6 +81,6 @@ export function formatSummary(s: BenchSummary): string {
 
 function formatCpu(c: CpuPerDelivery): string {
   const us = (v: number | null) => (v === null ? 'n/a' : `${v} µs`);
-  const waited = c.serving_thread_waiting_for_cpu === null ? '' : ` (and ${c.serving_thread_waiting_for_cpu} µs waiting for a core)`;
-  return `  CPU per delivery: serving thread ${us(c.serving_thread)}${waited}, other server threads ${us(c.other_server_threads)}, Postgres ${us(c.postgres)}, load generator ${us(c.load_generator)}; whole machine ${us(c.machine)}`;
+  const waited = (v: number | null) => (v === null ? '' : ` (and ${v} µs waiting for a core)`);
+  return `  CPU per delivery: serving thread ${us(c.serving_thread)}${waited(c.serving_thread_waiting_for_cpu)}, other server threads ${us(c.other_server_threads)}, Postgres ${us(c.postgres)}, load generator ${us(c.load_generator)}${waited(c.load_generator_waiting_for_cpu)}; whole machine ${us(c.machine)}`;
 }

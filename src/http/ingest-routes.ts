@@ -81,8 +81,12 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
 }
 
 async function ingest(request: FastifyRequest, reply: FastifyReply, deps: IngestDeps): Promise<Buffer | string> {
+  const { stage } = deps.metrics;
+  // Fastify's clock starts at routing, before the key check and the body.
+  stage.receive.observe(reply.elapsedTime / 1000);
   const principal = request.principal!;
   const encoding = requestEncoding(request);
+  const preparing = performance.now();
   const prepared = await deps.preparer.prepare({
     body: (request.body as Buffer | undefined) ?? Buffer.alloc(0),
     encoding,
@@ -91,6 +95,7 @@ async function ingest(request: FastifyRequest, reply: FastifyReply, deps: Ingest
     storeContent: deps.storeContent,
   });
 
+  stage.prepare.observe((performance.now() - preparing) / 1000);
   const probe = prepared.connectionTest || String(request.headers['x-test-connection']).toLowerCase() === 'true';
   if (probe) await orUnavailable('record the connection test', () => markKeyTested(deps.ledger.db, principal.keyId));
 
@@ -98,9 +103,11 @@ async function ingest(request: FastifyRequest, reply: FastifyReply, deps: Ingest
   if (prepared.spans.length === 0 && prepared.rejected.length > 0) {
     throw new HttpError(400, `no valid spans: ${describe(prepared.rejected)}`);
   }
+  const committing = performance.now();
   await deps.writer.write({ orgId: principal.orgId, spans: prepared.spans });
   // Committed: from here on nothing may turn the reply into an error, or the sender would resend.
   try {
+    stage.commit.observe((performance.now() - committing) / 1000);
     deps.metrics.spansAccepted(prepared.spans);
   } catch (err) {
     request.log.warn({ err }, 'metrics update failed');

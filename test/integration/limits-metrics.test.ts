@@ -69,6 +69,11 @@ describe('metrics', () => {
     expect(text).toMatch(/ledger_generations_received_total \d+/);
     expect(text).toMatch(/ledger_usd_received_total 0\.25/);
     expect(text).toMatch(/ledger_write_duration_seconds_count \d+/);
+    // Each accepted delivery's time inside the server, stage by stage.
+    for (const stage of ['receive', 'prepare', 'commit']) {
+      const count = new RegExp(`ledger_ingest_stage_duration_seconds_count\\{stage="${stage}"\\} (\\d+)`).exec(text);
+      expect(Number(count?.[1]), stage).toBeGreaterThanOrEqual(3);
+    }
     expect(text).toMatch(/ledger_http_request_duration_seconds_bucket/);
     expect(text).toMatch(/ledger_write_pending_requests 0/);
     expect(text).toMatch(/ledger_prepare_pending_requests 0/);

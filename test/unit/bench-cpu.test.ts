@@ -14,30 +14,32 @@ describe("the bench's CPU accounting", () => {
   });
 
   it('gives each part µs per delivery, and n/a where a part was not measured', () => {
-    const before: CpuSnapshot = { serverPid: 10, server: new Map([[10, 10], [11, 3], [12, 1]]), serverRunQueue: new Map([[10, 4], [11, 1]]), postgres: new Map([[50, 20]]), loadGenerator: 1, machine: 100 };
-    const after: CpuSnapshot = { serverPid: 10, server: new Map([[10, 10.25], [11, 3.08], [12, 1.02]]), serverRunQueue: new Map([[10, 4.2], [11, 1.5]]), postgres: new Map([[50, 20.3]]), loadGenerator: 1.08, machine: 100.9 };
+    const before: CpuSnapshot = { serverPid: 10, server: new Map([[10, 10], [11, 3], [12, 1]]), serverRunQueue: new Map([[10, 4], [11, 1]]), postgres: new Map([[50, 20]]), loadGenerator: 1, loadGeneratorRunQueue: 3, machine: 100 };
+    const after: CpuSnapshot = { serverPid: 10, server: new Map([[10, 10.25], [11, 3.08], [12, 1.02]]), serverRunQueue: new Map([[10, 4.2], [11, 1.5]]), postgres: new Map([[50, 20.3]]), loadGenerator: 1.08, loadGeneratorRunQueue: 3.06, machine: 100.9 };
     expect(cpuPerDelivery(before, after, 2_000)).toEqual({
       serving_thread: 125,
       serving_thread_waiting_for_cpu: 100,
       other_server_threads: 50,
       postgres: 150,
       load_generator: 40,
+      load_generator_waiting_for_cpu: 30,
       machine: 450,
     });
-    const unmeasured: CpuSnapshot = { serverPid: 10, server: null, serverRunQueue: null, postgres: null, loadGenerator: 1, machine: null };
+    const unmeasured: CpuSnapshot = { serverPid: 10, server: null, serverRunQueue: null, postgres: null, loadGenerator: 1, loadGeneratorRunQueue: null, machine: null };
     expect(cpuPerDelivery(unmeasured, { ...unmeasured, loadGenerator: 1.5 }, 1_000)).toEqual({
       serving_thread: null,
       serving_thread_waiting_for_cpu: null,
       other_server_threads: null,
       postgres: null,
       load_generator: 500,
+      load_generator_waiting_for_cpu: null,
       machine: null,
     });
   });
 
   it('counts a process that began in between from its start, and leaves out one that ended', () => {
     // Backend 51 ends (its pool closed an idle connection) with 30 s behind it; 52 starts and uses 0.1 s.
-    const before: CpuSnapshot = { serverPid: 10, server: new Map([[10, 1]]), serverRunQueue: null, postgres: new Map([[50, 5], [51, 30]]), loadGenerator: 0, machine: 0 };
+    const before: CpuSnapshot = { serverPid: 10, server: new Map([[10, 1]]), serverRunQueue: null, postgres: new Map([[50, 5], [51, 30]]), loadGenerator: 0, loadGeneratorRunQueue: 0, machine: 0 };
     const after: CpuSnapshot = { ...before, postgres: new Map([[50, 5.2], [52, 0.1]]) };
     expect(cpuPerDelivery(before, after, 1_000).postgres).toBe(300);
   });
