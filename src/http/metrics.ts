@@ -34,7 +34,7 @@ export class Metrics {
     name: 'ledger_ingest_stage_duration_seconds',
     help: 'Time of each stage of an ingest request inside the server',
     labelNames: ['stage'] as const,
-    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 10],
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 10],
     registers: [this.registry],
   });
   /**
