@@ -41,6 +41,29 @@ describe('delivery preparation threads', () => {
     expect(preparer.pending).toBe(0);
   });
 
+  it('answer each of many deliveries in flight at once with its own rows; a bad one fails alone', async () => {
+    preparer = deliveryPreparer(2);
+    await preparer.ready();
+    const inputs = Array.from({ length: 40 }, (_, i) => json(`gen-turn-${i}`));
+    inputs[17] = { ...json('unused'), body: Buffer.from('{"resourceSpans": [') };
+    const prepared = inputs.map((input) => preparer!.prepare(input).then((p) => ({ ok: p }), (err: unknown) => ({ err })));
+    expect(preparer.pending).toBe(40);
+    const results = await Promise.all(prepared);
+    results.forEach((r, i) => {
+      if (i === 17) expect((r as { err: unknown }).err).toBeInstanceOf(UndecodableBodyError);
+      else expect((r as { ok: unknown }).ok).toEqual(prepareDelivery(inputs[i]!));
+    });
+    expect(preparer.pending).toBe(0);
+  });
+
+  it('fail the deliveries in hand when closed, rather than leave them hanging', async () => {
+    const closing = deliveryPreparer(1);
+    await closing.ready();
+    const waiting = closing.prepare(json('gen-waiting'));
+    await closing.close();
+    await expect(waiting).rejects.toBeInstanceOf(PreparationThreadError);
+  });
+
   it('turn an unreadable body into the same 400-class error as inline', async () => {
     preparer = deliveryPreparer(1);
     const bad = { ...json('unused'), body: Buffer.from('{"resourceSpans": [') };
