@@ -71,9 +71,11 @@ export function quantile(before: Buckets, after: Buckets, q: number): number {
   let lower = 0;
   let below = 0;
   for (const [le, n] of counts) {
-    if (n >= rank) return le === Infinity ? lower : lower + ((le - lower) * (rank - below)) / (n - below);
+    if (le === Infinity) break;
+    if (n >= rank) return lower + ((le - lower) * (rank - below)) / (n - below);
     lower = le;
     below = n;
   }
+  // Past every finite bound: the last of them.
   return lower;
 }
