@@ -75,6 +75,15 @@ export function threadRunQueueSeconds(pid: number): CpuById | null {
   return threadSeconds(pid, runQueueOf);
 }
 
+/** Seconds this process's main thread (the load generator's) has waited for a core so far. Null off Linux, or without schedstat. */
+function ownRunQueueSeconds(): number | null {
+  try {
+    return runQueueOf(`/proc/${process.pid}/task/${process.pid}`).seconds;
+  } catch {
+    return null;
+  }
+}
+
 function threadSeconds(pid: number, read: ProcReader): CpuById | null {
   try {
     const seconds = secondsById(`/proc/${pid}/task`, readdirSync(`/proc/${pid}/task`), read, () => true);
@@ -150,7 +159,7 @@ export function cpuSnapshot(serverPid: number, postgres: boolean): CpuSnapshot {
     serverRunQueue: threadRunQueueSeconds(serverPid),
     postgres: postgres ? postgresCpuSeconds() : null,
     loadGenerator: ownCpuSeconds(),
-    loadGeneratorRunQueue: threadRunQueueSeconds(process.pid)?.get(process.pid) ?? null,
+    loadGeneratorRunQueue: ownRunQueueSeconds(),
     machine: machineBusySeconds(),
   };
 }
