@@ -123,11 +123,17 @@ class BridgeDriver extends SqlTransactionDriver {
   }
 }
 
+const CLOSED: Response = { error: 'the ledger server closed the connection' };
+
 class BridgeConnection implements DatabaseConnection {
   #buffered = '';
   #waiting: ((r: Response) => void)[] = [];
+  #closed = false;
 
   constructor(readonly socket: net.Socket) {
+    // 'close' follows every error and answers what is waiting; without a listener, an error (the
+    // server killed mid-answer) would end the process instead.
+    socket.on('error', () => undefined);
     socket.on('data', (chunk) => {
       this.#buffered += chunk.toString('utf8');
       let nl;
@@ -137,14 +143,21 @@ class BridgeConnection implements DatabaseConnection {
         this.#waiting.shift()?.(JSON.parse(line) as Response);
       }
     });
-    socket.on('close', () => this.#waiting.splice(0).forEach((w) => w({ error: 'the ledger server closed the connection' })));
+    socket.on('close', () => {
+      this.#closed = true;
+      this.#waiting.splice(0).forEach((w) => w(CLOSED));
+    });
   }
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
-    const response = await new Promise<Response>((resolve) => {
-      this.#waiting.push(resolve);
-      this.socket.write(`${JSON.stringify({ sql: compiled.sql, parameters: compiled.parameters })}\n`);
-    });
+    // A query sent after the close would wait for an answer that never comes, and a command line
+    // with nothing left to wait for exits 0, as if it had done its work.
+    const response = this.#closed
+      ? CLOSED
+      : await new Promise<Response>((resolve) => {
+          this.#waiting.push(resolve);
+          this.socket.write(`${JSON.stringify({ sql: compiled.sql, parameters: compiled.parameters })}\n`);
+        });
     if ('error' in response) throw new Error(response.error);
     return { rows: response.rows as R[], numAffectedRows: BigInt(response.affected) };
   }
