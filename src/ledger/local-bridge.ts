@@ -54,7 +54,13 @@ export async function serveBridge<T>(db: Kysely<T>, dataDir: string): Promise<()
                 chain = chain.then(() => answer(conn, line, socket));
               }
             });
-            socket.on('close', () => void chain.then(resolve));
+            // PGlite is one session: a transaction the command line left open (killed inside it,
+            // or cut off idle) would otherwise be committed by the session's next user's COMMIT.
+            // Outside a transaction ROLLBACK only warns.
+            socket.on('close', () => {
+              chain = chain.then(() => conn.executeQuery(CompiledQuery.raw('ROLLBACK')).then(() => undefined, () => undefined));
+              void chain.then(resolve);
+            });
             socket.on('error', () => socket.destroy());
           }),
       )
