@@ -15,7 +15,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import pg from 'pg';
@@ -28,27 +27,23 @@ import { rawInsertCeiling, writerCeiling } from './raw-ceiling.js';
 import { httpCeiling } from './http-ceiling.js';
 import { cpuPerDelivery, cpuSnapshot, isLocalDatabase } from './cpu.js';
 import { startServerProcess } from './server-process.js';
+import { benchOptions, BenchUsageError, type BenchOptions } from './options.js';
 import { INGEST_STAGES } from '../src/http/metrics.js';
 import { quantile, serverTimings, shareOverBound } from './server-latency.js';
 import { formatSummary, type BenchSummary, type PacedRow, type VariantRow } from './summary.js';
 
-const { values: args } = parseArgs({
-  options: {
-    embedded: { type: 'boolean', default: false },
-    requests: { type: 'string', default: '40000' },
-    concurrency: { type: 'string', default: '64' },
-    rate: { type: 'string', default: '2000' },
-    'paced-seconds': { type: 'string', default: '10' },
-    'cpu-prof': { type: 'boolean', default: false },
-    'write-concurrency': { type: 'string' },
-    'prepare-threads': { type: 'string' },
-    'from-source': { type: 'boolean', default: false },
-  },
-});
-const REQUESTS = Number(args.requests);
-const CONCURRENCY = Number(args.concurrency);
-const RATE = Number(args.rate);
-const PACED_SECONDS = Number(args['paced-seconds']);
+let args: BenchOptions;
+try {
+  args = benchOptions(process.argv.slice(2), process.env);
+} catch (err) {
+  if (!(err instanceof BenchUsageError)) throw err;
+  process.stderr.write(`bench: ${err.message}\n`);
+  process.exit(2);
+}
+const REQUESTS = args.requests;
+const CONCURRENCY = args.concurrency;
+const RATE = args.rate;
+const PACED_SECONDS = args['paced-seconds'];
 const PATH = '/developer/v1/ai-usage/openrouter/v1/traces';
 /** The latency goal's 50 ms, one of the server's request histogram's bounds. */
 const GOAL_SECONDS = 0.05;
@@ -60,8 +55,7 @@ function bodies(count: number, variant: Variant, encoding: BodyEncoding): Buffer
 
 async function main() {
   // A ledger of the bench's own: a fresh schema on DATABASE_URL, or a fresh PGlite directory.
-  const base = process.env.DATABASE_URL;
-  if (!args.embedded && !base) throw new Error('set DATABASE_URL, or pass --embedded for PGlite');
+  const base = args.databaseUrl;
   const schema = `bench_${randomBytes(4).toString('hex')}`;
   const schemaUrl = (s: string) => {
     const u = new URL(base!);
