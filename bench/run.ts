@@ -10,7 +10,8 @@
  * the server itself timed at over 50 ms), two database ceilings (the raw one of multi-row INSERTs, and
  * the ledger writer's own with COPY), checks by SQL that the ledger holds exactly what was sent,
  * measures the machine's HTTP ceiling (a bare Fastify route), and ends with one JSON line.
- * LEDGER_* variables set for the bench are passed to the server.
+ * LEDGER_* variables set for the bench are passed to the server. However it ends (done, failed,
+ * SIGINT or SIGTERM) it stops its servers and removes the schemas or directories it made.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,7 +27,8 @@ import { driveAllOk, keepAlivePool, percentile } from './load.js';
 import { rawInsertCeiling, writerCeiling } from './raw-ceiling.js';
 import { httpCeiling } from './http-ceiling.js';
 import { cpuPerDelivery, cpuSnapshot, isLocalDatabase } from './cpu.js';
-import { startServerProcess } from './server-process.js';
+import { startServerProcess, stopServerProcesses } from './server-process.js';
+import { Cleanup } from './cleanup.js';
 import { benchOptions, BenchUsageError, type BenchOptions } from './options.js';
 import { INGEST_STAGES } from '../src/http/metrics.js';
 import { quantile, serverTimings, shareOverBound } from './server-latency.js';
@@ -53,7 +55,10 @@ function bodies(count: number, variant: Variant, encoding: BodyEncoding): Buffer
   return Array.from({ length: count }, () => encode(delivery(seq++, variant).body, encoding));
 }
 
-async function main() {
+const cleanup = new Cleanup();
+
+/** Runs the bench; true when the ledger held exactly what was sent. */
+async function main(): Promise<boolean> {
   // A ledger of the bench's own: a fresh schema on DATABASE_URL, or a fresh PGlite directory.
   const base = args.databaseUrl;
   const schema = `bench_${randomBytes(4).toString('hex')}`;
@@ -63,18 +68,32 @@ async function main() {
     return u.toString();
   };
   const admin = args.embedded ? null : new pg.Client({ connectionString: base });
-  const dirs: string[] = [];
   const newLedger = async (name: string): Promise<{ env: Record<string, string>; databaseUrl?: string; dataDir: string }> => {
     if (admin) {
+      // Registered first: the drop queues behind the create on the one connection.
+      cleanup.add(`drop schema ${name}`, async () => {
+        try {
+          await admin.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`);
+        } catch (err) {
+          throw new Error(`${(err as Error).message} (to drop it by hand: DROP SCHEMA ${name} CASCADE)`);
+        }
+      });
       await admin.query(`CREATE SCHEMA ${name}`);
       return { env: { DATABASE_URL: schemaUrl(name) }, databaseUrl: schemaUrl(name), dataDir: '' };
     }
     const dir = mkdtempSync(path.join(tmpdir(), `${name}-`));
-    dirs.push(dir);
+    cleanup.add(`remove directory ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
     return { env: { DATA_DIR: dir }, databaseUrl: undefined, dataDir: dir };
   };
-  await admin?.connect();
+  if (admin) {
+    await admin.connect();
+    cleanup.add('close its database connection', () => admin.end());
+    // An interrupted ceiling may still hold its tables' locks for a moment; not for ever.
+    await admin.query(`SET lock_timeout = '10s'`);
+  }
   const ledger = await newLedger(schema);
+  // Before the schemas made after it (the ceilings') are dropped, every server is stopped.
+  cleanup.add('stop its servers', stopServerProcesses);
 
   // The server's own settings (LEDGER_BATCH_MAX_WAIT_MS and the rest) pass through, to try them.
   const settings = Object.entries(process.env).filter(([k, v]) => k.startsWith('LEDGER_') && v !== undefined);
@@ -90,6 +109,7 @@ async function main() {
   const cli = await openDatabaseForCli({ databaseUrl: ledger.databaseUrl, dataDir: ledger.dataDir, poolSize: 1 });
   const { key } = await createKey(cli.db, { org: 'bench', scope: 'ingest' });
   await cli.close();
+  process.stderr.write(`bench: server pid ${server.pid} at ${server.url}; ledger ${admin ? `schema ${schema}` : `directory ${ledger.dataDir}`}\n`);
 
   const variants: { name: string; variant: Variant; encoding: BodyEncoding; requests: number }[] = [
     { name: 'privacy-json', variant: 'privacy', encoding: 'json', requests: REQUESTS },
@@ -214,18 +234,35 @@ async function main() {
   };
   process.stdout.write(`\n${formatSummary(summary)}\n\n`);
   process.stdout.write(`${JSON.stringify(summary)}\n`);
-
-  if (admin) {
-    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-    await admin.query(`DROP SCHEMA ${schema}_raw CASCADE`);
-    await admin.query(`DROP SCHEMA ${schema}_writer CASCADE`);
-    await admin.end();
-  }
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  if (!exact) process.exitCode = 1;
+  return exact;
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench failed: ${(err as Error).stack}\n`);
-  process.exit(1);
-});
+let interrupted = false;
+/** Runs the cleanup (once, however many ask); false when something it made is left. */
+async function cleanUp(): Promise<boolean> {
+  const failed = await cleanup.run();
+  for (const what of failed) process.stderr.write(`bench could not ${what}\n`);
+  return failed.length === 0;
+}
+for (const [signal, exitCode] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  process.once(signal, () => {
+    interrupted = true;
+    process.stderr.write(`bench interrupted by ${signal}: stopping its servers, removing its ledgers\n`);
+    void cleanUp().then(() => process.exit(exitCode));
+  });
+}
+// Once interrupted, the signal's handler ends the run, and the run's own failures (its server gone)
+// are the interruption's. A run that ends by itself exits when its work is done, its output all written.
+main().then(
+  async (exact) => {
+    if (interrupted) return;
+    const clean = await cleanUp();
+    process.exitCode = exact && clean ? 0 : 1;
+  },
+  async (err: unknown) => {
+    if (interrupted) return;
+    process.stderr.write(`bench failed: ${(err as Error).stack}\n`);
+    await cleanUp();
+    process.exit(1);
+  },
+);

@@ -20,6 +20,22 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
+/** Every server started here and not yet exited, to stop however the bench ends. */
+const running = new Set<() => Promise<void>>();
+let stopping = false;
+
+/**
+ * Stops every server started here, and refuses to start more: a bench that fails or is
+ * interrupted must not leave a server running, listening and holding its ledger.
+ */
+export async function stopServerProcesses(): Promise<void> {
+  stopping = true;
+  await Promise.all([...running].map((stop) => stop()));
+}
+
+/** A server that does not drain within this long after SIGTERM is killed. */
+const STOP_GRACE_MS = 10_000;
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
@@ -41,6 +57,7 @@ export async function startServerProcess(
   env: Record<string, string>,
   opts: { nodeArgs?: string[]; capture?: boolean; compiled?: boolean; script?: string } = {},
 ): Promise<ServerProcess> {
+  if (stopping) throw new Error('the bench is stopping: no server is started');
   const port = await freePort();
   const entry = opts.compiled ? ['dist/src/main.js'] : ['--import', 'tsx', opts.script ?? 'src/main.ts'];
   const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...entry], {
@@ -54,17 +71,30 @@ export async function startServerProcess(
   // 'close', not 'exit': only 'close' comes after the process's output has all been read, so a
   // caller reading output() once it has exited sees every line.
   const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    const kill = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+    await exited;
+    clearTimeout(kill);
+  };
+  running.add(stop);
+  void exited.then(() => running.delete(stop));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(`${url}/readyz`)).ok) break;
-    } catch {
-      // Not listening yet.
+  try {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+      try {
+        if ((await fetch(`${url}/readyz`)).ok) break;
+      } catch {
+        // Not listening yet.
+      }
+      if (Date.now() > deadline) throw new Error('server did not become ready in 60 s');
+      await new Promise((r) => setTimeout(r, 100));
     }
-    if (Date.now() > deadline) throw new Error('server did not become ready in 60 s');
-    await new Promise((r) => setTimeout(r, 100));
+  } catch (err) {
+    await stop();
+    throw err;
   }
   const pid = child.pid!;
   return {
@@ -77,9 +107,6 @@ export async function startServerProcess(
       const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
       return m ? Number(m[1]) / 1024 : NaN;
     },
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-    },
+    stop,
   };
 }

@@ -1,6 +1,8 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
 import { isLocalDatabase, type CpuPerDelivery } from '../../bench/cpu.js';
 import type { BenchSummary } from '../../bench/summary.js';
@@ -64,4 +66,72 @@ describe('npm run bench', () => {
       expect(row.server_stages_ms.commit.p50).toBeGreaterThan(row.server_stages_ms.prepare.p50);
     }
   }, 240_000);
+
+  /**
+   * Starts the bench from source, enough requests that it is still running when the test acts,
+   * and resolves once it has named its server and its ledger.
+   */
+  async function startedBench(databaseUrl: string) {
+    const where = databaseUrl ? [] : ['--embedded'];
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--from-source', ...where, '--requests', '20000', '--concurrency', '8'], {
+      cwd: root,
+      env: { ...process.env, DATABASE_URL: databaseUrl || undefined },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    // On its exit, not on its stderr's end: a server it left running would hold that open. Its
+    // last lines are read within a moment of its exit, or once that server has gone.
+    const closed = new Promise<void>((resolve) => child.stderr.once('end', resolve));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))).then(async (code) => {
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 2_000))]);
+      return code;
+    });
+    let started: RegExpExecArray | null = null;
+    while (!(started = /bench: server pid (\d+) at \S+; ledger (schema|directory) (\S+)/.exec(stderr))) {
+      if (child.exitCode !== null) throw new Error(`the bench exited early: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return { pid: child.pid!, serverPid: Number(started[1]), ledger: started[3]!, exited, stderr: () => stderr };
+  }
+
+  /** Whether anything the bench made is left: its server, its schemas or its directory. */
+  async function leftBehind(databaseUrl: string, bench: { serverPid: number; ledger: string }) {
+    let serverRunning = true;
+    try {
+      process.kill(bench.serverPid, 0);
+    } catch {
+      serverRunning = false;
+    }
+    if (!databaseUrl) return { serverRunning, ledger: existsSync(bench.ledger) ? [bench.ledger] : [] };
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    try {
+      const schemas = await client.query<{ nspname: string }>(`SELECT nspname FROM pg_namespace WHERE nspname LIKE $1 || '%'`, [bench.ledger]);
+      return { serverRunning, ledger: schemas.rows.map((r) => r.nspname) };
+    } finally {
+      await client.end();
+    }
+  }
+
+  it('stops its server and removes its ledger when interrupted, and exits 130', async () => {
+    const databaseUrl = inject('databaseUrl');
+    const bench = await startedBench(databaseUrl);
+    expect(await leftBehind(databaseUrl, bench)).toEqual({ serverRunning: true, ledger: [bench.ledger] });
+    // The bench alone, not its process group: it must stop its server itself.
+    process.kill(bench.pid, 'SIGINT');
+    expect(await bench.exited).toBe(130);
+    expect(bench.stderr()).toContain('bench interrupted by SIGINT');
+    expect(bench.stderr()).not.toContain('bench failed');
+    expect(await leftBehind(databaseUrl, bench)).toEqual({ serverRunning: false, ledger: [] });
+  }, 120_000);
+
+  it('fails with the reason when its server dies, and still removes its ledger', async () => {
+    const databaseUrl = inject('databaseUrl');
+    const bench = await startedBench(databaseUrl);
+    process.kill(bench.serverPid, 'SIGKILL');
+    expect(await bench.exited).toBe(1);
+    expect(bench.stderr()).toMatch(/bench failed: Error: ledger server: \d+ requests failed/);
+    expect(await leftBehind(databaseUrl, bench)).toEqual({ serverRunning: false, ledger: [] });
+  }, 120_000);
 });
