@@ -134,7 +134,6 @@ const CLOSED: Response = { error: 'the ledger server closed the connection' };
 class BridgeConnection implements DatabaseConnection {
   #buffered = '';
   #waiting: ((r: Response) => void)[] = [];
-  #closed = false;
 
   constructor(readonly socket: net.Socket) {
     // 'close' follows every error and answers what is waiting; without a listener, an error (the
@@ -149,16 +148,13 @@ class BridgeConnection implements DatabaseConnection {
         this.#waiting.shift()?.(JSON.parse(line) as Response);
       }
     });
-    socket.on('close', () => {
-      this.#closed = true;
-      this.#waiting.splice(0).forEach((w) => w(CLOSED));
-    });
+    socket.on('close', () => this.#waiting.splice(0).forEach((w) => w(CLOSED)));
   }
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
     // A query sent after the close would wait for an answer that never comes, and a command line
     // with nothing left to wait for exits 0, as if it had done its work.
-    const response = this.#closed
+    const response = this.socket.destroyed
       ? CLOSED
       : await new Promise<Response>((resolve) => {
           this.#waiting.push(resolve);
