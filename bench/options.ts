@@ -17,6 +17,7 @@ const schema = z.object({
   concurrency: count(1, 10_000),
   rate: count(1, 1_000_000),
   'paced-seconds': count(1, 3_600),
+  'commit-seconds': count(1, 3_600),
   'cpu-prof': z.boolean(),
   // Passed to the server as its LEDGER_* settings, which it checks itself.
   'write-concurrency': z.string().optional(),
@@ -41,6 +42,7 @@ export function benchOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
         concurrency: { type: 'string', default: '64' },
         rate: { type: 'string', default: '2000' },
         'paced-seconds': { type: 'string', default: '10' },
+        'commit-seconds': { type: 'string', default: '10' },
         'cpu-prof': { type: 'boolean', default: false },
         'write-concurrency': { type: 'string' },
         'prepare-threads': { type: 'string' },

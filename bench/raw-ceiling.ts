@@ -14,7 +14,7 @@ export interface Ceiling {
   spansPerSecond: number;
 }
 
-type LedgerLocation = { databaseUrl?: string; dataDir: string };
+export type LedgerLocation = { databaseUrl?: string; dataDir: string };
 
 /**
  * Opens a fresh ledger, prepares the bodies' rows for it, lets `prepare` turn them into what it

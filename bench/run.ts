@@ -1,6 +1,6 @@
 /**
- * npm run bench [-- --embedded] [--requests N] [--concurrency C] [--rate R] [--paced-seconds S] [--cpu-prof]
- *                   [--write-concurrency N] [--prepare-threads N] [--from-source]
+ * npm run bench [-- --embedded] [--requests N] [--concurrency C] [--rate R] [--paced-seconds S] [--commit-seconds S]
+ *                   [--cpu-prof] [--write-concurrency N] [--prepare-threads N] [--from-source]
  *
  * Builds and starts the real server as the container image runs it (`--from-source`: through
  * tsx, as `npm start` does), against DATABASE_URL or PGlite with --embedded, creates a key, and
@@ -8,8 +8,9 @@
  * latency, server CPU (and how long its serving thread waited for a core) and peak RSS per variant,
  * the latency of paced runs (at --rate, and at half the saturated privacy JSON rate; with the share
  * the server itself timed at over 50 ms), two database ceilings (the raw one of multi-row INSERTs, and
- * the ledger writer's own with COPY), checks by SQL that the ledger holds exactly what was sent,
- * measures the machine's HTTP ceiling (a bare Fastify route), and ends with one JSON line.
+ * the ledger writer's own with COPY) and the floor under latency (the database's durable commit
+ * alone), checks by SQL that the ledger holds exactly what was sent, measures the machine's HTTP
+ * ceiling (a bare Fastify route), and ends with one JSON line.
  * LEDGER_* variables set for the bench are passed to the server. However it ends (done, failed,
  * SIGINT or SIGTERM) it stops its servers and removes the schemas or directories it made.
  */
@@ -26,6 +27,7 @@ import { delivery, encode, type BodyEncoding, type Variant } from './deliveries.
 import { driveAllOk, keepAlivePool, percentile } from './load.js';
 import { rawInsertCeiling, writerCeiling } from './raw-ceiling.js';
 import { httpCeiling } from './http-ceiling.js';
+import { commitFloor } from './commit-floor.js';
 import { cpuPerDelivery, cpuSnapshot, isLocalDatabase } from './cpu.js';
 import { startServerProcess, stopServerProcesses } from './server-process.js';
 import { Cleanup } from './cleanup.js';
@@ -214,6 +216,7 @@ async function main(): Promise<boolean> {
   const http = await httpCeiling({ path: PATH, warmup: bodies(2_000, 'privacy', 'json'), bodies: bodies(REQUESTS, 'privacy', 'json'), concurrency: CONCURRENCY });
   const raw = await rawInsertCeiling(await newLedger(`${schema}_raw`), bodies(REQUESTS, 'privacy', 'json'));
   const writer = await writerCeiling(await newLedger(`${schema}_writer`), bodies(REQUESTS, 'privacy', 'json'));
+  const commit = await commitFloor(await newLedger(`${schema}_commit`), args['commit-seconds']);
 
   const summary: BenchSummary = {
     ledger: args.embedded ? 'pglite' : 'postgres',
@@ -230,6 +233,7 @@ async function main(): Promise<boolean> {
     http_ceiling_deliveries_per_s: Math.round(http.deliveriesPerSecond),
     http_ceiling_server_cpu_cores: +http.serverCpuCores.toFixed(2),
     ratio_privacy_json_to_http: +(privacy.deliveries_per_s / http.deliveriesPerSecond).toFixed(2),
+    commit_floor: commit,
     ledger_check: { sent_deliveries: sentDeliveries, spans: Number(counts.spans), generations: Number(counts.generations), exact },
   };
   process.stdout.write(`\n${formatSummary(summary)}\n\n`);

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { CpuPerDelivery } from './cpu.js';
 import type { IngestStage } from '../src/http/metrics.js';
+import type { CommitFloor } from './commit-floor.js';
 
 /** One saturated run of one variant. */
 export interface VariantRow {
@@ -55,6 +56,8 @@ export interface BenchSummary {
   http_ceiling_deliveries_per_s: number;
   http_ceiling_server_cpu_cores: number;
   ratio_privacy_json_to_http: number;
+  /** The database's durable commit alone, one after another with nothing else running. */
+  commit_floor: CommitFloor;
   ledger_check: { sent_deliveries: number; spans: number; generations: number; exact: boolean };
 }
 
@@ -75,6 +78,8 @@ export function formatSummary(s: BenchSummary): string {
   lines.push(`raw ceiling (multi-row INSERT per 1,000 rows) ${s.raw_ceiling_deliveries_per_s} deliveries/s; privacy-json / raw = ${s.ratio_privacy_json_to_raw}`);
   lines.push(`writer ceiling (the ledger's COPY writer, no HTTP) ${s.writer_ceiling_deliveries_per_s} deliveries/s; privacy-json / writer = ${s.ratio_privacy_json_to_writer}`);
   lines.push(`HTTP ceiling (a bare Fastify route that only parses the same bodies) ${s.http_ceiling_deliveries_per_s} deliveries/s at ${s.http_ceiling_server_cpu_cores} cores; privacy-json / HTTP = ${s.ratio_privacy_json_to_http}`);
+  const c = s.commit_floor;
+  lines.push(`the database's durable commit alone (${c.commits} one-row transactions, one after another): p50 ${c.p50_ms} ms, p99 ${c.p99_ms} ms, p99.9 ${c.p999_ms} ms, max ${c.max_ms} ms; over 50 ms: ${c.over_50_ms}`);
   lines.push(`ledger check: ${JSON.stringify(s.ledger_check)}`);
   return lines.join('\n');
 }

@@ -20,7 +20,7 @@ describe('npm run bench', () => {
     const where = databaseUrl ? [] : ['--embedded'];
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      ['--import', 'tsx', 'bench/run.ts', ...where, '--requests', '200', '--concurrency', '8', '--rate', '100', '--paced-seconds', '2'],
+      ['--import', 'tsx', 'bench/run.ts', ...where, '--requests', '200', '--concurrency', '8', '--rate', '100', '--paced-seconds', '2', '--commit-seconds', '1'],
       { cwd: root, env: { ...process.env, DATABASE_URL: databaseUrl || undefined }, maxBuffer: 16 * 1024 * 1024 },
     );
     const summary = JSON.parse(stdout.trim().split('\n').at(-1)!) as BenchSummary;
@@ -35,6 +35,13 @@ describe('npm run bench', () => {
     for (const field of ['raw_ceiling_deliveries_per_s', 'writer_ceiling_deliveries_per_s', 'http_ceiling_deliveries_per_s'] as const) {
       expect(summary[field]).toBeGreaterThan(0);
     }
+    // The database's durable commit alone, one after another for 1 s: on its own ledger, so the
+    // check below counts none of its rows.
+    const floor = summary.commit_floor;
+    expect(floor.commits).toBeGreaterThan(0);
+    expect([floor.p50_ms, floor.p99_ms, floor.p999_ms, floor.max_ms]).toEqual([floor.p50_ms, floor.p99_ms, floor.p999_ms, floor.max_ms].sort((a, b) => a - b));
+    expect(floor.over_50_ms).toBeGreaterThanOrEqual(0);
+    expect(floor.over_50_ms).toBeLessThanOrEqual(floor.commits);
     const half = summary.paced_half_capacity;
     expect(half.rate_per_s).toBe(Math.max(1, Math.round(summary.variants[0]!.deliveries_per_s / 2)));
     expect(half.achieved_per_s).toBeGreaterThan(0);

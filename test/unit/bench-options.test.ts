@@ -5,7 +5,7 @@ const url = { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test' };
 
 describe("the bench's command line", () => {
   it('takes the documented defaults, and counts as whole numbers', () => {
-    expect(benchOptions([], url)).toMatchObject({ embedded: false, requests: 40_000, concurrency: 64, rate: 2_000, 'paced-seconds': 10, databaseUrl: url.DATABASE_URL });
+    expect(benchOptions([], url)).toMatchObject({ embedded: false, requests: 40_000, concurrency: 64, rate: 2_000, 'paced-seconds': 10, 'commit-seconds': 10, databaseUrl: url.DATABASE_URL });
     expect(benchOptions(['--embedded', '--requests', '200', '--concurrency', '8'], {})).toMatchObject({ embedded: true, requests: 200, concurrency: 8, databaseUrl: undefined });
   });
 
@@ -14,6 +14,7 @@ describe("the bench's command line", () => {
     [['--concurrency', '0'], '--concurrency: must be at least 1'],
     [['--rate', '2.5'], '--rate: must be a whole number'],
     [['--paced-seconds', '86400'], '--paced-seconds: must be at most 3,600'],
+    [['--commit-seconds', '0'], '--commit-seconds: must be at least 1'],
     [['--request', '10'], /Unknown option '--request'/],
   ] as [string[], string | RegExp][])('refuses %j with the option and the reason', (argv, message) => {
     expect(() => benchOptions(argv, url)).toThrow(message);

@@ -1,0 +1,50 @@
+import { sql } from 'kysely';
+import { openDatabase } from '../src/ledger/database.js';
+import { percentile } from './load.js';
+import type { LedgerLocation } from './raw-ceiling.js';
+
+/** The paced runs' latency goal (p99 under 50 ms). */
+const GOAL_MS = 50;
+
+/** How long the database's own durable commit takes, alone: the floor under any request's latency. */
+export interface CommitFloor {
+  commits: number;
+  p50_ms: number;
+  p99_ms: number;
+  p999_ms: number;
+  max_ms: number;
+  /** Commits that took longer than the latency goal's 50 ms. */
+  over_50_ms: number;
+}
+
+/**
+ * Commits one-row transactions, one after another, for `seconds`, on the machine with nothing else
+ * of the bench's running. Each waits for its WAL flush as each of the server's batches does, so a
+ * disk whose flush stalls for 200 ms holds every request whose batch is committing for as long,
+ * whatever the server does: the paced runs' tail cannot be shorter than this one's.
+ */
+export async function commitFloor(ledger: LedgerLocation, seconds: number): Promise<CommitFloor> {
+  const db = await openDatabase({ databaseUrl: ledger.databaseUrl, dataDir: ledger.dataDir, poolSize: 1 });
+  try {
+    await sql`CREATE TABLE commit_floor (n bigint NOT NULL)`.execute(db.db);
+    const latencies: number[] = [];
+    const end = performance.now() + seconds * 1000;
+    for (let n = 0; performance.now() < end; n++) {
+      const started = performance.now();
+      await sql`INSERT INTO commit_floor VALUES (${n})`.execute(db.db);
+      latencies.push(performance.now() - started);
+    }
+    const sorted = Float64Array.from(latencies).sort();
+    const ms = (p: number) => +percentile(sorted, p).toFixed(2);
+    return {
+      commits: sorted.length,
+      p50_ms: ms(50),
+      p99_ms: ms(99),
+      p999_ms: ms(99.9),
+      max_ms: +sorted[sorted.length - 1]!.toFixed(2),
+      over_50_ms: latencies.filter((l) => l > GOAL_MS).length,
+    };
+  } finally {
+    await db.close();
+  }
+}
