@@ -21,7 +21,8 @@ export interface CommitFloor {
  * Commits one-row transactions, one after another, for `seconds`, on the machine with nothing else
  * of the bench's running. Each waits for its WAL flush as each of the server's batches does, so a
  * disk whose flush stalls for 200 ms holds every request whose batch is committing for as long,
- * whatever the server does: the paced runs' tail cannot be shorter than this one's.
+ * whatever the server does. Measured apart from the paced runs, it shows what the disk can do to
+ * a commit, not what it did during them: its stalls come in bursts that ten seconds can miss.
  */
 export async function commitFloor(ledger: LedgerLocation, seconds: number): Promise<CommitFloor> {
   const db = await openDatabase({ databaseUrl: ledger.databaseUrl, dataDir: ledger.dataDir, poolSize: 1 });
