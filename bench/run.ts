@@ -1,6 +1,5 @@
 /**
- * npm run bench [-- --embedded] [--requests N] [--concurrency C] [--rate R] [--paced-seconds S] [--commit-seconds S]
- *                   [--cpu-prof] [--write-concurrency N] [--prepare-threads N] [--from-source]
+ * npm run bench -- [options]   (`npm run bench -- --help` lists them)
  *
  * Builds and starts the real server as the container image runs it (`--from-source`: through
  * tsx, as `npm start` does), against DATABASE_URL or PGlite with --embedded, creates a key, and
@@ -31,7 +30,7 @@ import { commitFloor } from './commit-floor.js';
 import { cpuPerDelivery, cpuSnapshot, isLocalDatabase } from './cpu.js';
 import { startServerProcess, stopServerProcesses } from './server-process.js';
 import { Cleanup } from './cleanup.js';
-import { benchOptions, BenchUsageError, type BenchOptions } from './options.js';
+import { benchOptions, benchUsage, BenchUsageError, type BenchOptions } from './options.js';
 import { INGEST_STAGES } from '../src/http/metrics.js';
 import { quantile, serverTimings, shareOverBound } from './server-latency.js';
 import { formatSummary, type BenchSummary, type PacedRow, type VariantRow } from './summary.js';
@@ -43,6 +42,10 @@ try {
   if (!(err instanceof BenchUsageError)) throw err;
   process.stderr.write(`bench: ${err.message}\n`);
   process.exit(2);
+}
+if (args.help) {
+  process.stdout.write(benchUsage());
+  process.exit(0);
 }
 const REQUESTS = args.requests;
 const CONCURRENCY = args.concurrency;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { benchOptions } from '../../bench/options.js';
+import { benchOptions, benchUsage } from '../../bench/options.js';
 
 const url = { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test' };
 
@@ -15,9 +15,21 @@ describe("the bench's command line", () => {
     [['--rate', '2.5'], '--rate: must be a whole number'],
     [['--paced-seconds', '86400'], '--paced-seconds: must be at most 3,600'],
     [['--commit-seconds', '0'], '--commit-seconds: must be at least 1'],
-    [['--request', '10'], /Unknown option '--request'/],
+    [['--request', '10'], /Unknown option '--request'.*\(--help lists the options\)/],
   ] as [string[], string | RegExp][])('refuses %j with the option and the reason', (argv, message) => {
     expect(() => benchOptions(argv, url)).toThrow(message);
+  });
+
+  it('takes --help without a ledger, and lists every option it parses with its default', () => {
+    expect(benchOptions(['--help'], {})).toMatchObject({ help: true });
+    const usage = benchUsage();
+    expect(usage).toMatch(/^ {2}--requests N {2,}deliveries per saturating variant \(default 40,000\)$/m);
+    expect(usage).toMatch(/^ {2}--embedded {2,}\S/m);
+    const all = benchOptions(['--write-concurrency', '2', '--prepare-threads', '1'], url);
+    expect(Object.keys(all)).toHaveLength(12);
+    for (const name of Object.keys(all).filter((key) => key !== 'databaseUrl')) {
+      expect(usage).toContain(`  --${name}`);
+    }
   });
 
   it('says how to give it a ledger when it has none', () => {
