@@ -21,6 +21,7 @@ USER node
 VOLUME ["/data"]
 EXPOSE 4318
 HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+process.env.PORT+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-# 16 MB semi-spaces, as Node 20 sizes them here: Node 24 takes 32 MB each, in every thread, and
-# the server then peaks over 300 MB (bench/README.md, "A twelfth machine").
-CMD ["node", "--max-semi-space-size=16", "dist/src/main.js"]
+# 8 MB semi-spaces: Node 24 would take 32 MB each, in every thread, and the server then peaks over
+# 300 MB; with 16 it came within half a megabyte of it (bench/README.md, "A twelfth machine" and
+# "A thirteenth machine").
+CMD ["node", "--max-semi-space-size=8", "dist/src/main.js"]
