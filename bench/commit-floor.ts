@@ -1,18 +1,11 @@
 import { sql } from 'kysely';
 import { openDatabase } from '../src/ledger/database.js';
-import { percentile } from './load.js';
+import { LATENCY_GOAL_MS, latencyTail, type LatencyTail } from './load.js';
 import type { LedgerLocation } from './raw-ceiling.js';
 
-/** The paced runs' latency goal (p99 under 50 ms). */
-const GOAL_MS = 50;
-
 /** How long the database's own durable commit takes, alone: the floor under any request's latency. */
-export interface CommitFloor {
+export interface CommitFloor extends LatencyTail {
   commits: number;
-  p50_ms: number;
-  p99_ms: number;
-  p999_ms: number;
-  max_ms: number;
   /** Commits that took longer than the latency goal's 50 ms. */
   over_50_ms: number;
 }
@@ -35,15 +28,10 @@ export async function commitFloor(ledger: LedgerLocation, seconds: number): Prom
       await sql`INSERT INTO commit_floor VALUES (${n})`.execute(db.db);
       latencies.push(performance.now() - started);
     }
-    const sorted = Float64Array.from(latencies).sort();
-    const ms = (p: number) => +percentile(sorted, p).toFixed(2);
     return {
-      commits: sorted.length,
-      p50_ms: ms(50),
-      p99_ms: ms(99),
-      p999_ms: ms(99.9),
-      max_ms: +sorted[sorted.length - 1]!.toFixed(2),
-      over_50_ms: latencies.filter((l) => l > GOAL_MS).length,
+      commits: latencies.length,
+      ...latencyTail(Float64Array.from(latencies).sort()),
+      over_50_ms: latencies.filter((l) => l > LATENCY_GOAL_MS).length,
     };
   } finally {
     await db.close();

@@ -85,3 +85,19 @@ export function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
+
+/** The throughput issue's latency goal, p99 under 50 ms; also one of the server's request histogram's bounds. */
+export const LATENCY_GOAL_MS = 50;
+
+/** A run's latency tail, in ms to two decimals. */
+export interface LatencyTail {
+  p50_ms: number;
+  p99_ms: number;
+  p999_ms: number;
+  max_ms: number;
+}
+
+export function latencyTail(sorted: Float64Array): LatencyTail {
+  const ms = (p: number) => +percentile(sorted, p).toFixed(2);
+  return { p50_ms: ms(50), p99_ms: ms(99), p999_ms: ms(99.9), max_ms: +sorted[sorted.length - 1]!.toFixed(2) };
+}

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import type { CpuPerDelivery } from './cpu.js';
 import type { IngestStage } from '../src/http/metrics.js';
 import type { CommitFloor } from './commit-floor.js';
+import type { LatencyTail } from './load.js';
 
 /** One saturated run of one variant. */
 export interface VariantRow {
@@ -19,13 +20,9 @@ export interface VariantRow {
 }
 
 /** One paced run, each latency counted from the request's due time. */
-export interface PacedRow {
+export interface PacedRow extends LatencyTail {
   rate_per_s: number;
   achieved_per_s: number;
-  p50_ms: number;
-  p99_ms: number;
-  p999_ms: number;
-  max_ms: number;
   /**
    * The share of these requests the server itself took longer than 50 ms over, by its own timing
    * (routing to reply written). Against p99: what a slow request waited before the server read it
@@ -69,7 +66,7 @@ export function formatSummary(s: BenchSummary): string {
     lines.push(formatCpu(v.cpu_us_per_delivery));
   }
   for (const p of [s.paced, s.paced_half_capacity]) {
-    lines.push(`paced at ${p.rate_per_s}/s: p50 ${p.p50_ms} ms, p99 ${p.p99_ms} ms, p99.9 ${p.p999_ms} ms, max ${p.max_ms} ms; over 50 ms by the server's own timing: ${(p.server_share_over_50_ms * 100).toFixed(2)}%`);
+    lines.push(`paced at ${p.rate_per_s}/s: ${formatTail(p)}; over 50 ms by the server's own timing: ${(p.server_share_over_50_ms * 100).toFixed(2)}%`);
     const stages = Object.entries(p.server_stages_ms).map(([stage, q]) => `${stage} ${q.p50} / ${q.p99} ms`);
     lines.push(`  inside the server, p50 / p99 by stage (from its histogram): ${stages.join(', ')}`);
     lines.push(formatCpu(p.cpu_us_per_delivery));
@@ -79,7 +76,7 @@ export function formatSummary(s: BenchSummary): string {
   lines.push(`writer ceiling (the ledger's COPY writer, no HTTP) ${s.writer_ceiling_deliveries_per_s} deliveries/s; privacy-json / writer = ${s.ratio_privacy_json_to_writer}`);
   lines.push(`HTTP ceiling (a bare Fastify route that only parses the same bodies) ${s.http_ceiling_deliveries_per_s} deliveries/s at ${s.http_ceiling_server_cpu_cores} cores; privacy-json / HTTP = ${s.ratio_privacy_json_to_http}`);
   const c = s.commit_floor;
-  lines.push(`the database's durable commit alone (${c.commits} one-row transactions, one after another): p50 ${c.p50_ms} ms, p99 ${c.p99_ms} ms, p99.9 ${c.p999_ms} ms, max ${c.max_ms} ms; over 50 ms: ${c.over_50_ms}`);
+  lines.push(`the database's durable commit alone (${c.commits} one-row transactions, one after another): ${formatTail(c)}; over 50 ms: ${c.over_50_ms}`);
   lines.push(`ledger check: ${JSON.stringify(s.ledger_check)}`);
   return lines.join('\n');
 }
@@ -88,4 +85,8 @@ function formatCpu(c: CpuPerDelivery): string {
   const us = (v: number | null) => (v === null ? 'n/a' : `${v} µs`);
   const waited = (v: number | null) => (v === null ? '' : ` (and ${v} µs waiting for a core)`);
   return `  CPU per delivery: serving thread ${us(c.serving_thread)}${waited(c.serving_thread_waiting_for_cpu)}, other server threads ${us(c.other_server_threads)}, Postgres ${us(c.postgres)}, load generator ${us(c.load_generator)}${waited(c.load_generator_waiting_for_cpu)}; whole machine ${us(c.machine)}`;
+}
+
+function formatTail(t: LatencyTail): string {
+  return `p50 ${t.p50_ms} ms, p99 ${t.p99_ms} ms, p99.9 ${t.p999_ms} ms, max ${t.max_ms} ms`;
 }
