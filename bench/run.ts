@@ -9,7 +9,8 @@
  * the server itself timed at over 50 ms), two database ceilings (the raw one of multi-row INSERTs, and
  * the ledger writer's own with COPY) and the floor under latency (the database's durable commit
  * alone), checks by SQL that the ledger holds exactly what was sent, measures the machine's HTTP
- * ceiling (a bare Fastify route), and ends with one JSON line.
+ * ceiling (a bare Fastify route) and what a wake-up of another thread costs it, and ends with one
+ * JSON line.
  * LEDGER_* variables set for the bench are passed to the server. However it ends (done, failed,
  * SIGINT or SIGTERM) it stops its servers and removes the schemas or directories it made.
  */
@@ -27,6 +28,7 @@ import { driveAllOk, keepAlivePool, LATENCY_GOAL_MS, latencyTail, percentile } f
 import { rawInsertCeiling, writerCeiling } from './raw-ceiling.js';
 import { httpCeiling } from './http-ceiling.js';
 import { commitFloor } from './commit-floor.js';
+import { wakeUpRoundTrip } from './wake-up.js';
 import { cpuPerDelivery, cpuSnapshot, isLocalDatabase } from './cpu.js';
 import { startServerProcess, stopServerProcesses } from './server-process.js';
 import { Cleanup } from './cleanup.js';
@@ -52,6 +54,8 @@ const CONCURRENCY = args.concurrency;
 const RATE = args.rate;
 const PACED_SECONDS = args['paced-seconds'];
 const PATH = '/developer/v1/ai-usage/openrouter/v1/traces';
+/** Enough for tens of thousands of round trips even where each costs 100 µs. */
+const WAKE_UP_SECONDS = 2;
 
 let seq = 0;
 function bodies(count: number, variant: Variant, encoding: BodyEncoding): Buffer[] {
@@ -215,6 +219,7 @@ async function main(): Promise<boolean> {
   const raw = await rawInsertCeiling(await newLedger(`${schema}_raw`), bodies(REQUESTS, 'privacy', 'json'));
   const writer = await writerCeiling(await newLedger(`${schema}_writer`), bodies(REQUESTS, 'privacy', 'json'));
   const commit = await commitFloor(await newLedger(`${schema}_commit`), args['commit-seconds']);
+  const wakeUp = await wakeUpRoundTrip(WAKE_UP_SECONDS);
 
   const summary: BenchSummary = {
     ledger: args.embedded ? 'pglite' : 'postgres',
@@ -232,6 +237,7 @@ async function main(): Promise<boolean> {
     http_ceiling_server_cpu_cores: +http.serverCpuCores.toFixed(2),
     ratio_privacy_json_to_http: +(privacy.deliveries_per_s / http.deliveriesPerSecond).toFixed(2),
     commit_floor: commit,
+    wake_up: wakeUp,
     ledger_check: { sent_deliveries: sentDeliveries, spans: Number(counts.spans), generations: Number(counts.generations), exact },
   };
   process.stdout.write(`\n${formatSummary(summary)}\n\n`);

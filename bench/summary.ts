@@ -3,6 +3,7 @@ import type { CpuPerDelivery } from './cpu.js';
 import type { IngestStage } from '../src/http/metrics.js';
 import type { CommitFloor } from './commit-floor.js';
 import type { LatencyTail } from './load.js';
+import type { WakeUp } from './wake-up.js';
 
 /** One saturated run of one variant. */
 export interface VariantRow {
@@ -55,6 +56,8 @@ export interface BenchSummary {
   ratio_privacy_json_to_http: number;
   /** The database's durable commit alone, one after another with nothing else running. */
   commit_floor: CommitFloor;
+  /** A thread woken and waking back, one round trip after another, with nothing else running. */
+  wake_up: WakeUp;
   ledger_check: { sent_deliveries: number; spans: number; generations: number; exact: boolean };
 }
 
@@ -77,6 +80,9 @@ export function formatSummary(s: BenchSummary): string {
   lines.push(`HTTP ceiling (a bare Fastify route that only parses the same bodies) ${s.http_ceiling_deliveries_per_s} deliveries/s at ${s.http_ceiling_server_cpu_cores} cores; privacy-json / HTTP = ${s.ratio_privacy_json_to_http}`);
   const c = s.commit_floor;
   lines.push(`the database's durable commit alone (${c.commits} one-row transactions, one after another): ${formatTail(c)}; over 50 ms: ${c.over_50_ms}`);
+  const w = s.wake_up;
+  const polling = w.guest_halt_poll_ns === null ? '' : `; an idle core spins up to ${w.guest_halt_poll_ns / 1000} µs before it halts (guest_halt_poll_ns)`;
+  lines.push(`a wake-up of another thread and back (${w.round_trips} round trips): p50 ${w.p50_us} µs, p99 ${w.p99_us} µs${polling}`);
   lines.push(`ledger check: ${JSON.stringify(s.ledger_check)}`);
   return lines.join('\n');
 }

@@ -42,6 +42,13 @@ describe('npm run bench', () => {
     expect([floor.p50_ms, floor.p99_ms, floor.p999_ms, floor.max_ms]).toEqual([floor.p50_ms, floor.p99_ms, floor.p999_ms, floor.max_ms].sort((a, b) => a - b));
     expect(floor.over_50_ms).toBeGreaterThanOrEqual(0);
     expect(floor.over_50_ms).toBeLessThanOrEqual(floor.commits);
+    // What a wake-up of another thread costs, with nothing else running; and the setting behind
+    // it on a KVM guest, where the kernel has one.
+    const { wake_up } = summary;
+    expect(wake_up.round_trips).toBeGreaterThan(0);
+    expect(wake_up.p99_us).toBeGreaterThanOrEqual(wake_up.p50_us);
+    expect(wake_up.p50_us).toBeGreaterThan(0);
+    expect(stdout).toContain(`a wake-up of another thread and back (${wake_up.round_trips} round trips)`);
     const half = summary.paced_half_capacity;
     expect(half.rate_per_s).toBe(Math.max(1, Math.round(summary.variants[0]!.deliveries_per_s / 2)));
     expect(half.achieved_per_s).toBeGreaterThan(0);

@@ -1,0 +1,71 @@
+import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { percentile } from './load.js';
+
+/** What it costs this machine to wake a sleeping thread and be woken back by it. */
+export interface WakeUp {
+  round_trips: number;
+  p50_us: number;
+  p99_us: number;
+  /**
+   * How long an idle core of a KVM guest spins before it halts (ns; the kernel's default is
+   * 200,000), from the haltpoll governor's setting; null where the machine has none. At 0 every
+   * idle core halts at once and each wake-up of it goes through the hypervisor.
+   */
+  guest_halt_poll_ns: number | null;
+}
+
+const HALT_POLL_SETTING = '/sys/module/haltpoll/parameters/guest_halt_poll_ns';
+
+/**
+ * Ping-pongs between this thread and another through futexes (`Atomics.wait` / `notify`), each
+ * thread asleep while the other answers, one after another for `seconds`. Every hand-over in the
+ * server (to the preparation thread, to Postgres, to the load generator) pays such a wake-up, and
+ * on some virtual machines it costs several times what it does on others.
+ */
+export async function wakeUpRoundTrip(seconds: number): Promise<WakeUp> {
+  // Slot 0: the number of the last ping; slot 1: the number of the last pong.
+  const shared = new Int32Array(new SharedArrayBuffer(8));
+  const worker = new Worker(
+    `const { workerData: s } = require('node:worker_threads');
+     for (let n = 1; ; n++) {
+       Atomics.wait(s, 0, n - 1);
+       if (Atomics.load(s, 0) < 0) break;
+       Atomics.store(s, 1, n);
+       Atomics.notify(s, 1);
+     }`,
+    { eval: true, workerData: shared },
+  );
+  const exited = new Promise<void>((resolve, reject) => {
+    worker.once('error', reject);
+    worker.once('exit', () => resolve());
+  });
+  const latencies: number[] = [];
+  const end = performance.now() + seconds * 1000;
+  for (let n = 1; performance.now() < end; n++) {
+    const started = performance.now();
+    Atomics.store(shared, 0, n);
+    Atomics.notify(shared, 0);
+    // The thread may still be starting: its first answer waits for it to load.
+    while (Atomics.load(shared, 1) !== n) Atomics.wait(shared, 1, n - 1, 10_000);
+    if (n > 1) latencies.push((performance.now() - started) * 1000);
+  }
+  Atomics.store(shared, 0, -1);
+  Atomics.notify(shared, 0);
+  await exited;
+  const sorted = Float64Array.from(latencies).sort();
+  return {
+    round_trips: sorted.length,
+    p50_us: +percentile(sorted, 50).toFixed(1),
+    p99_us: +percentile(sorted, 99).toFixed(1),
+    guest_halt_poll_ns: guestHaltPollNs(),
+  };
+}
+
+function guestHaltPollNs(): number | null {
+  try {
+    return Number(readFileSync(HALT_POLL_SETTING, 'utf8').trim());
+  } catch {
+    return null;
+  }
+}
