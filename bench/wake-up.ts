@@ -46,8 +46,12 @@ export async function wakeUpRoundTrip(seconds: number): Promise<WakeUp> {
     const started = performance.now();
     Atomics.store(shared, 0, n);
     Atomics.notify(shared, 0);
-    // The thread may still be starting: its first answer waits for it to load.
-    while (Atomics.load(shared, 1) !== n) Atomics.wait(shared, 1, n - 1, 10_000);
+    // The thread may still be starting: its first answer waits for it to load. A thread that has
+    // died never answers, and this thread, blocked, would take no signal: give up after 10 s.
+    if (Atomics.load(shared, 1) !== n && Atomics.wait(shared, 1, n - 1, 10_000) === 'timed-out') {
+      await worker.terminate();
+      throw new Error('the wake-up round trip: the second thread did not answer within 10 s');
+    }
     if (n > 1) latencies.push((performance.now() - started) * 1000);
   }
   Atomics.store(shared, 0, -1);
