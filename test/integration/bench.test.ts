@@ -21,7 +21,9 @@ describe('npm run bench', () => {
     const { stdout } = await promisify(execFile)(
       process.execPath,
       ['--import', 'tsx', 'bench/run.ts', ...where, '--requests', '200', '--concurrency', '8', '--rate', '100', '--paced-seconds', '2', '--commit-seconds', '1'],
-      { cwd: root, env: { ...process.env, DATABASE_URL: databaseUrl || undefined }, maxBuffer: 16 * 1024 * 1024 },
+      // Stopped (SIGTERM: it cleans up) before the test's own limit, so that a run that hangs
+      // fails with its stderr, and is not left running.
+      { cwd: root, env: { ...process.env, DATABASE_URL: databaseUrl || undefined }, maxBuffer: 16 * 1024 * 1024, timeout: 200_000 },
     );
     const summary = JSON.parse(stdout.trim().split('\n').at(-1)!) as BenchSummary;
 

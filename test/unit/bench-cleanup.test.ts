@@ -21,6 +21,15 @@ describe("the bench's cleanup", () => {
     expect(second).toBe(first);
   });
 
+  it('gives up a step that does not finish in time, says so, and goes on to the next', async () => {
+    const cleanup = new Cleanup({ stepLimitMs: 50 });
+    const done: string[] = [];
+    cleanup.add('close its database connection', () => void done.push('connection'));
+    cleanup.add('drop schema stuck', () => new Promise<void>(() => undefined));
+    expect(await cleanup.run()).toEqual(['drop schema stuck: did not finish within 0.05 s']);
+    expect(done).toEqual(['connection']);
+  });
+
   it('refuses a step once cleaning up has begun, so nothing is made that would be left behind', async () => {
     const cleanup = new Cleanup();
     const running = cleanup.run();
