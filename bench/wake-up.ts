@@ -15,7 +15,8 @@ export interface WakeUp {
   guest_halt_poll_ns: number | null;
 }
 
-const HALT_POLL_SETTING = '/sys/module/haltpoll/parameters/guest_halt_poll_ns';
+/** Where a KVM guest's kernel with the haltpoll governor keeps its setting. */
+export const HALT_POLL_SETTING = '/sys/module/haltpoll/parameters/guest_halt_poll_ns';
 
 /**
  * Ping-pongs between this thread and another through futexes (`Atomics.wait` / `notify`), each

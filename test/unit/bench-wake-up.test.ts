@@ -1,8 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { wakeUpRoundTrip } from '../../bench/wake-up.js';
-
-const HALT_POLL_SETTING = '/sys/module/haltpoll/parameters/guest_halt_poll_ns';
+import { HALT_POLL_SETTING, wakeUpRoundTrip } from '../../bench/wake-up.js';
 
 describe("the bench's wake-up round trip", () => {
   it('times round trips through a second thread and names the guest halt polling setting where there is one', async () => {
