@@ -37,9 +37,10 @@ export async function wakeUpRoundTrip(seconds: number): Promise<WakeUp> {
      }`,
     { eval: true, workerData: shared },
   );
-  const exited = new Promise<void>((resolve, reject) => {
-    worker.once('error', reject);
-    worker.once('exit', () => resolve());
+  // Its error, if it dies of one: held, not thrown, as this thread may be blocked when it comes.
+  const exited = new Promise<Error | null>((resolve) => {
+    worker.once('error', resolve);
+    worker.once('exit', () => resolve(null));
   });
   const latencies: number[] = [];
   const end = performance.now() + seconds * 1000;
@@ -51,13 +52,14 @@ export async function wakeUpRoundTrip(seconds: number): Promise<WakeUp> {
     // died never answers, and this thread, blocked, would take no signal: give up after 10 s.
     if (Atomics.load(shared, 1) !== n && Atomics.wait(shared, 1, n - 1, 10_000) === 'timed-out') {
       await worker.terminate();
-      throw new Error('the wake-up round trip: the second thread did not answer within 10 s');
+      throw (await exited) ?? new Error('the wake-up round trip: the second thread did not answer within 10 s');
     }
     if (n > 1) latencies.push((performance.now() - started) * 1000);
   }
   Atomics.store(shared, 0, -1);
   Atomics.notify(shared, 0);
-  await exited;
+  const died = await exited;
+  if (died) throw died;
   const sorted = Float64Array.from(latencies).sort();
   return {
     round_trips: sorted.length,
