@@ -19,24 +19,37 @@ export interface WakeUp {
 export const HALT_POLL_SETTING = '/sys/module/haltpoll/parameters/guest_halt_poll_ns';
 
 /**
+ * The second thread's code (CommonJS, as a worker's `eval` takes it). Its data is an Int32Array:
+ * slot 0 the number of the last ping, slot 1 the number of the last pong; a negative ping ends it.
+ */
+const ANSWERER = `const { workerData: s } = require('node:worker_threads');
+for (let n = 1; ; n++) {
+  Atomics.wait(s, 0, n - 1);
+  if (Atomics.load(s, 0) < 0) break;
+  Atomics.store(s, 1, n);
+  Atomics.notify(s, 1);
+}`;
+
+/** What a test of the ways it fails may change; the bench takes the defaults. */
+export interface WakeUpOptions {
+  /** The second thread's code, in place of the answerer above. */
+  answerer?: string;
+  /** How long to wait for one answer before giving up (ms). */
+  answerWithinMs?: number;
+}
+
+/**
  * Ping-pongs between this thread and another through futexes (`Atomics.wait` / `notify`), each
  * thread asleep while the other answers, one after another for `seconds`. Every hand-over in the
  * server (to the preparation thread, to Postgres, to the load generator) pays such a wake-up, and
  * on some virtual machines it costs several times what it does on others.
  */
-export async function wakeUpRoundTrip(seconds: number): Promise<WakeUp> {
-  // Slot 0: the number of the last ping; slot 1: the number of the last pong.
+export async function wakeUpRoundTrip(
+  seconds: number,
+  { answerer = ANSWERER, answerWithinMs = 10_000 }: WakeUpOptions = {},
+): Promise<WakeUp> {
   const shared = new Int32Array(new SharedArrayBuffer(8));
-  const worker = new Worker(
-    `const { workerData: s } = require('node:worker_threads');
-     for (let n = 1; ; n++) {
-       Atomics.wait(s, 0, n - 1);
-       if (Atomics.load(s, 0) < 0) break;
-       Atomics.store(s, 1, n);
-       Atomics.notify(s, 1);
-     }`,
-    { eval: true, workerData: shared },
-  );
+  const worker = new Worker(answerer, { eval: true, workerData: shared });
   // Its error, if it dies of one: held, not thrown, as this thread may be blocked when it comes.
   const exited = new Promise<Error | null>((resolve) => {
     worker.once('error', resolve);
@@ -49,10 +62,13 @@ export async function wakeUpRoundTrip(seconds: number): Promise<WakeUp> {
     Atomics.store(shared, 0, n);
     Atomics.notify(shared, 0);
     // The thread may still be starting: its first answer waits for it to load. A thread that has
-    // died never answers, and this thread, blocked, would take no signal: give up after 10 s.
-    if (Atomics.load(shared, 1) !== n && Atomics.wait(shared, 1, n - 1, 10_000) === 'timed-out') {
+    // died never answers, and this thread, blocked, would take no signal: give up in time.
+    if (Atomics.load(shared, 1) !== n && Atomics.wait(shared, 1, n - 1, answerWithinMs) === 'timed-out') {
       await worker.terminate();
-      throw (await exited) ?? new Error('the wake-up round trip: the second thread did not answer within 10 s');
+      throw (
+        (await exited) ??
+        new Error(`the wake-up round trip: the second thread did not answer within ${answerWithinMs / 1000} s`)
+      );
     }
     if (n > 1) latencies.push((performance.now() - started) * 1000);
   }

@@ -14,4 +14,19 @@ describe("the bench's wake-up round trip", () => {
     expect(w.round_trips * w.p50_us).toBeGreaterThan(0.3e6 / 200);
     expect(w.guest_halt_poll_ns).toBe(existsSync(HALT_POLL_SETTING) ? Number(readFileSync(HALT_POLL_SETTING, 'utf8')) : null);
   });
+
+  it('gives up with a reason when the second thread never answers, and ends that thread', async () => {
+    const asleep = `const { workerData: s } = require('node:worker_threads'); for (;;) Atomics.wait(s, 1, 0);`;
+    const started = performance.now();
+    await expect(wakeUpRoundTrip(5, { answerer: asleep, answerWithinMs: 200 })).rejects.toThrow(
+      'the wake-up round trip: the second thread did not answer within 0.2 s',
+    );
+    // It gave up after the one wait, not after the 5 s it was asked to run.
+    expect(performance.now() - started).toBeLessThan(4_000);
+  });
+
+  it("reports a second thread that dies by that thread's own error", async () => {
+    const dying = `throw new Error('the answerer broke')`;
+    await expect(wakeUpRoundTrip(5, { answerer: dying, answerWithinMs: 200 })).rejects.toThrow('the answerer broke');
+  });
 });
