@@ -3,6 +3,7 @@ import type { CpuPerDelivery } from './cpu.js';
 import type { IngestStage } from '../src/http/metrics.js';
 import type { CommitFloor } from './commit-floor.js';
 import type { LatencyTail } from './load.js';
+import { describeIdlePolling } from './idle-polling.js';
 import type { WakeUp } from './wake-up.js';
 
 /** One saturated run of one variant. */
@@ -81,13 +82,7 @@ export function formatSummary(s: BenchSummary): string {
   const c = s.commit_floor;
   lines.push(`the database's durable commit alone (${c.commits} one-row transactions, one after another): ${formatTail(c)}; over 50 ms: ${c.over_50_ms}`);
   const w = s.wake_up;
-  const polling =
-    w.guest_halt_poll_ns === null
-      ? ''
-      : w.guest_halt_poll_ns === 0
-        ? '; idle cores halt at once (guest_halt_poll_ns 0)'
-        : `; idle cores spin up to ${w.guest_halt_poll_ns / 1000} µs before they halt (guest_halt_poll_ns ${w.guest_halt_poll_ns})`;
-  lines.push(`a wake-up of another thread and back (${w.round_trips} round trips): p50 ${w.p50_us} µs, p99 ${w.p99_us} µs${polling}`);
+  lines.push(`a wake-up of another thread and back (${w.round_trips} round trips): p50 ${w.p50_us} µs, p99 ${w.p99_us} µs${describeIdlePolling(w)}`);
   lines.push(`ledger check: ${JSON.stringify(s.ledger_check)}`);
   return lines.join('\n');
 }

@@ -1,22 +1,13 @@
-import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import { idlePolling, type IdlePolling } from './idle-polling.js';
 import { percentile } from './load.js';
 
-/** What it costs this machine to wake a sleeping thread and be woken back by it. */
-export interface WakeUp {
+/** What it costs this machine to wake a sleeping thread and be woken back by it, and how its idle cores wait. */
+export interface WakeUp extends IdlePolling {
   round_trips: number;
   p50_us: number;
   p99_us: number;
-  /**
-   * How long an idle core of a KVM guest spins before it halts (ns; the kernel's default is
-   * 200,000), from the haltpoll governor's setting; null where the machine has none. At 0 every
-   * idle core halts at once and each wake-up of it goes through the hypervisor.
-   */
-  guest_halt_poll_ns: number | null;
 }
-
-/** Where a KVM guest's kernel with the haltpoll governor keeps its setting. */
-export const HALT_POLL_SETTING = '/sys/module/haltpoll/parameters/guest_halt_poll_ns';
 
 /**
  * The second thread's code (CommonJS, as a worker's `eval` takes it). Its data is an Int32Array:
@@ -81,14 +72,6 @@ export async function wakeUpRoundTrip(
     round_trips: sorted.length,
     p50_us: +percentile(sorted, 50).toFixed(1),
     p99_us: +percentile(sorted, 99).toFixed(1),
-    guest_halt_poll_ns: guestHaltPollNs(),
+    ...idlePolling(),
   };
-}
-
-function guestHaltPollNs(): number | null {
-  try {
-    return Number(readFileSync(HALT_POLL_SETTING, 'utf8').trim());
-  } catch {
-    return null;
-  }
 }

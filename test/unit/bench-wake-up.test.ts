@@ -1,9 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { HALT_POLL_SETTING, wakeUpRoundTrip } from '../../bench/wake-up.js';
+import { idlePolling } from '../../bench/idle-polling.js';
+import { wakeUpRoundTrip } from '../../bench/wake-up.js';
 
 describe("the bench's wake-up round trip", () => {
-  it('times round trips through a second thread and names the guest halt polling setting where there is one', async () => {
+  it('times round trips through a second thread and names how the idle cores wait', async () => {
     const w = await wakeUpRoundTrip(0.3);
     expect(w.round_trips).toBeGreaterThan(10);
     expect(w.p50_us).toBeGreaterThan(0);
@@ -12,7 +12,7 @@ describe("the bench's wake-up round trip", () => {
     // the median times their number is at most twice that; far less only with a wrong unit.
     expect(w.round_trips * w.p50_us).toBeLessThan(2 * 0.3e6);
     expect(w.round_trips * w.p50_us).toBeGreaterThan(0.3e6 / 200);
-    expect(w.guest_halt_poll_ns).toBe(existsSync(HALT_POLL_SETTING) ? Number(readFileSync(HALT_POLL_SETTING, 'utf8')) : null);
+    expect({ cpuidle_driver: w.cpuidle_driver, guest_halt_poll_ns: w.guest_halt_poll_ns }).toEqual(idlePolling());
   });
 
   it('gives up with a reason when the second thread never answers, and ends that thread', async () => {
