@@ -2,7 +2,10 @@ import { Worker } from 'node:worker_threads';
 import { idlePolling, type IdlePolling } from './idle-polling.js';
 import { percentile } from './load.js';
 
-/** What it costs this machine to wake a sleeping thread and be woken back by it, and how its idle cores wait. */
+/**
+ * What it costs this machine to wake a sleeping thread and be woken back by it, and how its idle
+ * cores wait.
+ */
 export interface WakeUp extends IdlePolling {
   round_trips: number;
   p50_us: number;
