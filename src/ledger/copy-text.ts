@@ -34,16 +34,22 @@ export function copyLine(fields: string[]): string {
  * Nanoseconds since the Unix epoch (a decimal string of at most 20 digits) as a timestamptz
  * literal, exact to the microsecond like Postgres itself (the nanoseconds below are dropped, not
  * rounded). Seconds since the epoch fit a double exactly for any int64 of nanoseconds.
- * A span's start and end, and a delivery's spans, mostly share their second: its text is kept.
+ * Only the date goes through `Date`, and a delivery's spans, like most traffic, share their day:
+ * its text is kept (a span's start and end often fall in different seconds, so keeping the
+ * second's text missed every other call).
  */
 export function nanosToTimestamptz(nanos: string): string {
   const digits = nanos.padStart(10, '0');
-  const seconds = digits.slice(0, -9);
-  if (seconds !== lastSecond.seconds) {
-    lastSecond.seconds = seconds;
-    lastSecond.iso = new Date(Number(seconds) * 1000).toISOString().slice(0, -4);
+  const seconds = Number(digits.slice(0, -9));
+  const day = Math.floor(seconds / SECONDS_A_DAY);
+  if (day !== lastDay.day) {
+    lastDay.day = day;
+    lastDay.iso = new Date(day * SECONDS_A_DAY * 1000).toISOString().slice(0, 11);
   }
-  return `${lastSecond.iso}${digits.slice(-9, -3)}+00`;
+  const inDay = seconds - day * SECONDS_A_DAY;
+  return `${lastDay.iso}${twoDigits(Math.floor(inDay / 3600))}:${twoDigits(Math.floor(inDay / 60) % 60)}:${twoDigits(inDay % 60)}.${digits.slice(-9, -3)}+00`;
 }
 
-const lastSecond = { seconds: '', iso: '' };
+const SECONDS_A_DAY = 86_400;
+const lastDay = { day: Number.NaN, iso: '' };
+const twoDigits = (n: number): string => (n < 10 ? `0${n}` : String(n));

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { copyField, copyJson, copyLine, nanosToTimestamptz } from '../../src/ledger/copy-text.js';
 
@@ -22,9 +23,24 @@ describe('COPY text format', () => {
     expect(nanosToTimestamptz('1234567')).toBe('1970-01-01T00:00:00.001234+00');
     expect(nanosToTimestamptz('1790000002443123999')).toBe('2026-09-21T14:13:22.443123+00');
     expect(nanosToTimestamptz('9223372036854775807')).toBe('2262-04-11T23:47:16.854775+00');
-    // The same second again (its text is reused), then the next and back.
+    // The same day again (its text is reused), the day before, and back.
     expect(nanosToTimestamptz('9223372036000000001')).toBe('2262-04-11T23:47:16.000000+00');
     expect(nanosToTimestamptz('9223372035999999999')).toBe('2262-04-11T23:47:15.999999+00');
     expect(nanosToTimestamptz('1234567')).toBe('1970-01-01T00:00:00.001234+00');
+  });
+
+  it('agrees with Date for any unsigned 64-bit time, in any order of calls', () => {
+    const reference = (nanos: bigint): string => {
+      const iso = new Date(Number(nanos / 1_000_000_000n) * 1000).toISOString().slice(0, 19);
+      return `${iso}.${String((nanos % 1_000_000_000n) / 1000n).padStart(6, '0')}+00`;
+    };
+    // Spans of one day mostly, so that calls hit and miss the kept day in turn.
+    const oneDay = fc.bigInt({ min: 1_790_000_000_000_000_000n, max: 1_790_086_400_000_000_000n });
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), oneDay), { minLength: 1, maxLength: 20 }), (times) => {
+        for (const t of times) expect(nanosToTimestamptz(t.toString())).toBe(reference(t));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
