@@ -27,6 +27,8 @@ describe("the bench's wake-up round trip", () => {
 
   it("reports a second thread that dies by that thread's own error", async () => {
     const dying = `throw new Error('the answerer broke')`;
-    await expect(wakeUpRoundTrip(5, { answerer: dying, answerWithinMs: 200 })).rejects.toThrow('the answerer broke');
+    // However long the thread takes to load on a busy machine, its error comes before the answer
+    // window ends, and is what is reported.
+    await expect(wakeUpRoundTrip(5, { answerer: dying })).rejects.toThrow('the answerer broke');
   });
 });
