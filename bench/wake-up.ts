@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { idlePolling, type IdlePolling } from './idle-polling.js';
 import { percentile } from './load.js';
@@ -58,15 +59,19 @@ export async function wakeUpRoundTrip(
     );
   };
   // The first answer waits for the thread to load, which on a busy machine takes long. Wait for it
-  // without blocking this thread, so that a thread that dies while loading is reported at once,
-  // by its own error, whatever the answer window.
+  // without blocking this thread, so that a thread that dies while loading is reported at once, by
+  // its own error, whatever the answer window. It polls against a deadline read from the clock, as
+  // `Atomics.waitAsync`'s timeout counts from the event loop's cached time: after the commit floor's
+  // in-process PGlite queries, which resolve without the loop turning, that time is seconds old
+  // and a 10 s timeout fired at once.
   Atomics.store(shared, 0, 1);
   Atomics.notify(shared, 0);
-  const first = Atomics.waitAsync(shared, 1, 0, answerWithinMs);
-  const loaded = first.async ? await Promise.race([first.value, exited]) : first.value;
-  if (loaded === null) await giveUp(new Error('the wake-up round trip: the second thread ended without answering'));
-  if (loaded instanceof Error) await giveUp(loaded);
-  if (loaded === 'timed-out') await giveUp(null);
+  const deadline = performance.now() + answerWithinMs;
+  while (Atomics.load(shared, 1) !== 1) {
+    if (performance.now() > deadline) await giveUp(null);
+    const ended = await Promise.race([exited, delay(1, undefined)]);
+    if (ended !== undefined) await giveUp(ended ?? new Error('the wake-up round trip: the second thread ended without answering'));
+  }
   const latencies: number[] = [];
   const end = performance.now() + seconds * 1000;
   for (let n = 2; performance.now() < end; n++) {

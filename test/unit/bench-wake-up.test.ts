@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { idlePolling } from '../../bench/idle-polling.js';
 import { wakeUpRoundTrip } from '../../bench/wake-up.js';
@@ -23,6 +26,14 @@ describe("the bench's wake-up round trip", () => {
     );
     // It gave up after the one wait, not after the 5 s it was asked to run.
     expect(performance.now() - started).toBeLessThan(4_000);
+  });
+
+  it('keeps its answer window after the commit floor on in-process PGlite, in a process of its own', async () => {
+    // Those commits resolve without the event loop turning, so its cached time falls seconds
+    // behind: a timeout counted from it ended before the second thread had loaded.
+    const script = fileURLToPath(new URL('../support/wake-up-after-commit-floor.ts', import.meta.url));
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script], { timeout: 60_000 });
+    expect(JSON.parse(stdout)).toEqual({ round_trips: expect.any(Number) });
   });
 
   it("reports a second thread that dies by that thread's own error", async () => {
