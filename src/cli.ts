@@ -13,7 +13,7 @@ import { render } from './reports/render.js';
 import { resolveOrg } from './reports/orgs.js';
 import { exportStream } from './reports/exports.js';
 
-const USAGE = `usage: ledger <command>
+const USAGE = `usage: ledger <command>   (ledger help, or --help with any command, prints this)
   keys create --org <slug> [--name <label>] [--scope ingest|read] [--json]
   keys list [--org <slug>] [--json]
   keys revoke <id>
@@ -45,8 +45,17 @@ function write(chunk: string): Promise<void> {
 
 type Out = (line: string) => void;
 
+/** `help`, or `--help` / `-h` anywhere: before the configuration is read, so it works whatever the environment. */
+function wantsHelp(argv: string[]): boolean {
+  return argv[0] === 'help' || argv.some((arg) => arg === '--help' || arg === '-h');
+}
+
 async function run(argv: string[], out: Out): Promise<void> {
   const [command, sub] = argv;
+  if (wantsHelp(argv)) {
+    out(USAGE);
+    return;
+  }
   const config = loadConfig();
   const withLedger = async (fn: (ledger: LedgerDatabase) => Promise<void>) => {
     const ledger = await openDatabaseForCli({

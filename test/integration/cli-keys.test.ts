@@ -68,6 +68,19 @@ describe('ledger keys', () => {
     const badEnv = await ledgerCli(['keys', 'list'], { ...ledger.env, DATABASE_URL: 'mysql://nope' });
     expect(badEnv.stderr).toMatch(/^invalid configuration: DATABASE_URL/);
   });
+
+  it('prints its usage on help or --help, to stdout with exit code 0, whatever the environment', async () => {
+    const badEnv = { ...ledger.env, DATABASE_URL: 'mysql://nope' };
+    for (const args of [['help'], ['--help'], ['report', '--by', 'model', '--help'], ['keys', 'create', '-h']]) {
+      const shown = await ledgerCli(args, badEnv);
+      expect(shown, args.join(' ')).toMatchObject({ code: 0, stderr: '' });
+      expect(shown.stdout).toMatch(/^usage: ledger <command>/);
+      expect(shown.stdout).toContain('keys revoke <id>');
+    }
+    const unknown = await ledgerCli(['frobnicate'], ledger.env);
+    expect(unknown).toMatchObject({ code: 64, stdout: '' });
+    expect(unknown.stderr).toMatch(/^unknown command: frobnicate\nusage: ledger/);
+  });
 });
 
 describe('ledger content purge', () => {
