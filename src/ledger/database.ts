@@ -1,10 +1,11 @@
 import { mkdirSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { pgliteDialect, sessionTurns } from './pglite-dialect.js';
 import { pgBulkTransaction, pgliteBulkTransaction, type RunBulkTransaction } from './bulk-transaction.js';
-import { acquireLock, lockHolder } from './data-dir-lock.js';
+import { acquireLock, DataDirBusyError, lockHolder } from './data-dir-lock.js';
 import { bridgeAnswers, bridgeDialect, serveBridge } from './local-bridge.js';
 import type { DB } from './schema.js';
 
@@ -79,14 +80,37 @@ export async function openDatabase(opts: DatabaseOptions): Promise<OwnLedgerData
   }
 }
 
+/** How long a command waits for a held embedded ledger to be served or let go. */
+const HELD_LEDGER_WAIT_MS = 30_000;
+
 /**
  * The command line's ledger: Postgres when configured; otherwise the embedded ledger, reached
  * through the running server's bridge when a server holds it, or opened directly when none does.
+ * A holder that does not answer yet is waited for: a server answers only once PGlite has opened
+ * (seconds on a first start, when `npm start` and the first `keys create` are typed together),
+ * and another command lets go when it ends.
  */
-export async function openDatabaseForCli(opts: DatabaseOptions): Promise<LedgerDatabase> {
-  if (!opts.databaseUrl && lockHolder(opts.dataDir) !== null && (await bridgeAnswers(opts.dataDir))) {
-    const db = new Kysely<DB>({ dialect: bridgeDialect(opts.dataDir) });
-    return { db, kind: 'bridge', close: () => db.destroy() };
+export async function openDatabaseForCli(opts: DatabaseOptions & { waitMs?: number }): Promise<LedgerDatabase> {
+  if (opts.databaseUrl) return openDatabase({ ...opts, serveLocalBridge: false });
+  const waitMs = opts.waitMs ?? HELD_LEDGER_WAIT_MS;
+  const deadline = performance.now() + waitMs;
+  for (;;) {
+    const holder = lockHolder(opts.dataDir);
+    if (holder !== null && (await bridgeAnswers(opts.dataDir))) {
+      const db = new Kysely<DB>({ dialect: bridgeDialect(opts.dataDir) });
+      return { db, kind: 'bridge', close: () => db.destroy() };
+    }
+    if (holder === null || performance.now() >= deadline) {
+      try {
+        return await openDatabase({ ...opts, serveLocalBridge: false });
+      } catch (err) {
+        if (!(err instanceof DataDirBusyError)) throw err;
+        if (performance.now() >= deadline) {
+          throw new DataDirBusyError(`${err.message}, which neither served it to commands nor let it go within ${waitMs / 1000} s`);
+        }
+        // Taken by a process that started in between: wait for it too.
+      }
+    }
+    await delay(100);
   }
-  return openDatabase({ ...opts, serveLocalBridge: false });
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -6,10 +6,18 @@ import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startServerProcess } from '../../bench/server-process.js';
 import { openDatabaseForCli } from '../../src/ledger/database.js';
+import { lockPath } from '../../src/ledger/data-dir-lock.js';
 import { socketPath } from '../../src/ledger/local-bridge.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'bridge-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const freshDirs: string[] = [];
+afterAll(() => [dir, ...freshDirs].forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+function freshDir(): string {
+  const d = mkdtempSync(path.join(tmpdir(), 'bridge-'));
+  freshDirs.push(d);
+  return d;
+}
 
 /** The bridge exists only for the embedded ledger, so this runs on PGlite whatever the ledger under test. */
 describe('the command line through the local bridge', () => {
@@ -61,6 +69,43 @@ describe('the command line through the local bridge', () => {
     } finally {
       await cli.close();
       await server.stop();
+    }
+  }, 60_000);
+
+  it('waits for a server still opening the ledger, and reaches it through the bridge', async () => {
+    const fresh = freshDir();
+    const starting = startServerProcess({ DATA_DIR: fresh }, { capture: true });
+    // The server holds the ledger from before PGlite opens until it stops; the bridge answers only
+    // once PGlite has opened.
+    try {
+      while (!existsSync(lockPath(fresh))) await new Promise((r) => setTimeout(r, 5));
+      const cli = await openDatabaseForCli({ dataDir: fresh, poolSize: 1 });
+      try {
+        expect(cli.kind).toBe('bridge');
+        expect((await sql<{ n: number }>`SELECT 1 AS n`.execute(cli.db)).rows).toEqual([{ n: 1 }]);
+      } finally {
+        await cli.close();
+      }
+    } finally {
+      await (await starting).stop();
+    }
+  }, 60_000);
+
+  it('opens the ledger itself once its holder lets go, and names a holder that never does', async () => {
+    const held = freshDir();
+    // This test's own process stands for another command holding the ledger: alive, never serving it.
+    writeFileSync(lockPath(held), String(process.pid));
+    await expect(openDatabaseForCli({ dataDir: held, poolSize: 1, waitMs: 300 })).rejects.toThrow(
+      `the embedded ledger in ${held} is in use by process ${process.pid}, which neither served it to commands nor let it go within 0.3 s`,
+    );
+    const opening = openDatabaseForCli({ dataDir: held, poolSize: 1, waitMs: 30_000 });
+    setTimeout(() => unlinkSync(lockPath(held)), 300);
+    const cli = await opening;
+    try {
+      expect(cli.kind).toBe('pglite');
+      expect((await sql<{ n: number }>`SELECT 1 AS n`.execute(cli.db)).rows).toEqual([{ n: 1 }]);
+    } finally {
+      await cli.close();
     }
   }, 60_000);
 });
