@@ -12,7 +12,9 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const server = await startServer(config);
+  const server = await startServer(config, {
+    onWait: (holder) => process.stderr.write(`waiting for process ${holder} to let go of the embedded ledger in ${config.DATA_DIR}\n`),
+  });
   server.app.log.info(
     { ledger: server.ledger.kind, dataDir: server.ledger.kind === 'pglite' ? config.DATA_DIR : undefined },
     `ai-spend-ledger listening on ${server.url}`,

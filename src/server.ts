@@ -3,7 +3,7 @@ import type { Config } from './config.js';
 import { KeyVerifier } from './auth/verifier.js';
 import { buildApp } from './http/app.js';
 import { Metrics } from './http/metrics.js';
-import { openDatabase, type OwnLedgerDatabase } from './ledger/database.js';
+import { openDatabaseForServer, type OwnLedgerDatabase, type WaitOptions } from './ledger/database.js';
 import { LedgerWriter } from './ledger/ledger-writer.js';
 import { deliveryPreparer } from './ingest/prepare-pool.js';
 import { migrate } from './ledger/migrate.js';
@@ -19,13 +19,13 @@ export interface RunningServer {
 }
 
 /** Opens the ledger, applies migrations and serves. */
-export async function startServer(config: Config): Promise<RunningServer> {
-  const ledger = await openDatabase({
+export async function startServer(config: Config, ledgerWait: WaitOptions = {}): Promise<RunningServer> {
+  const ledger = await openDatabaseForServer({
     databaseUrl: config.DATABASE_URL,
     dataDir: config.DATA_DIR,
     poolSize: config.LEDGER_POOL_SIZE,
     writeFlushAfterKb: config.LEDGER_WRITE_FLUSH_AFTER_KB,
-    serveLocalBridge: true,
+    ...ledgerWait,
   });
   try {
     await migrate(ledger.db);

@@ -80,37 +80,75 @@ export async function openDatabase(opts: DatabaseOptions): Promise<OwnLedgerData
   }
 }
 
-/** How long a command waits for a held embedded ledger to be served or let go. */
+/** How long a process waits for a held embedded ledger to be served or let go. */
 const HELD_LEDGER_WAIT_MS = 30_000;
+
+export interface WaitOptions {
+  /** How long to wait for the embedded ledger's holder (default 30 s). */
+  waitMs?: number;
+  /** Called once, when the ledger turns out to be held by a process that does not serve it yet. */
+  onWait?: (holder: number) => void;
+}
+
+/**
+ * Opens the embedded ledger when no live process holds it. A holder that serves it (a server,
+ * answering on the bridge) gets `whenServed`; one that does not yet is waited for: a server answers
+ * only once PGlite has opened (seconds on a first start, when `npm start` and the first command are
+ * typed together), and a command lets go when it ends.
+ */
+async function openWhenFree<T>(
+  opts: DatabaseOptions & WaitOptions,
+  whenServed: (holder: number) => Promise<T>,
+  open: () => Promise<T>,
+): Promise<T> {
+  const waitMs = opts.waitMs ?? HELD_LEDGER_WAIT_MS;
+  const deadline = performance.now() + waitMs;
+  let told = false;
+  for (;;) {
+    const holder = lockHolder(opts.dataDir);
+    if (holder !== null && (await bridgeAnswers(opts.dataDir))) return whenServed(holder);
+    if (holder === null || performance.now() >= deadline) {
+      try {
+        return await open();
+      } catch (err) {
+        if (!(err instanceof DataDirBusyError)) throw err;
+        if (performance.now() >= deadline) {
+          throw new DataDirBusyError(`${err.message}, which neither served it nor let it go within ${waitMs / 1000} s`);
+        }
+        // Taken by a process that started in between: wait for it too.
+      }
+    } else if (!told) {
+      told = true;
+      opts.onWait?.(holder);
+    }
+    await delay(100);
+  }
+}
+
+/** The server's ledger: an embedded one held by a command is waited for; one another server serves is refused. */
+export async function openDatabaseForServer(opts: DatabaseOptions & WaitOptions): Promise<OwnLedgerDatabase> {
+  const open = () => openDatabase({ ...opts, serveLocalBridge: true });
+  if (opts.databaseUrl || opts.dataDir.startsWith('memory://')) return open();
+  return openWhenFree(
+    opts,
+    (holder) => Promise.reject(new DataDirBusyError(`the embedded ledger in ${opts.dataDir} is served by another server (process ${holder})`)),
+    open,
+  );
+}
 
 /**
  * The command line's ledger: Postgres when configured; otherwise the embedded ledger, reached
  * through the running server's bridge when a server holds it, or opened directly when none does.
- * A holder that does not answer yet is waited for: a server answers only once PGlite has opened
- * (seconds on a first start, when `npm start` and the first `keys create` are typed together),
- * and another command lets go when it ends.
  */
-export async function openDatabaseForCli(opts: DatabaseOptions & { waitMs?: number }): Promise<LedgerDatabase> {
-  if (opts.databaseUrl) return openDatabase({ ...opts, serveLocalBridge: false });
-  const waitMs = opts.waitMs ?? HELD_LEDGER_WAIT_MS;
-  const deadline = performance.now() + waitMs;
-  for (;;) {
-    const holder = lockHolder(opts.dataDir);
-    if (holder !== null && (await bridgeAnswers(opts.dataDir))) {
+export async function openDatabaseForCli(opts: DatabaseOptions & WaitOptions): Promise<LedgerDatabase> {
+  const open = () => openDatabase({ ...opts, serveLocalBridge: false });
+  if (opts.databaseUrl) return open();
+  return openWhenFree<LedgerDatabase>(
+    opts,
+    async () => {
       const db = new Kysely<DB>({ dialect: bridgeDialect(opts.dataDir) });
       return { db, kind: 'bridge', close: () => db.destroy() };
-    }
-    if (holder === null || performance.now() >= deadline) {
-      try {
-        return await openDatabase({ ...opts, serveLocalBridge: false });
-      } catch (err) {
-        if (!(err instanceof DataDirBusyError)) throw err;
-        if (performance.now() >= deadline) {
-          throw new DataDirBusyError(`${err.message}, which neither served it to commands nor let it go within ${waitMs / 1000} s`);
-        }
-        // Taken by a process that started in between: wait for it too.
-      }
-    }
-    await delay(100);
-  }
+    },
+    open,
+  );
 }

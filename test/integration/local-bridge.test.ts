@@ -1,4 +1,5 @@
 import { existsSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -6,8 +7,10 @@ import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startServerProcess } from '../../bench/server-process.js';
 import { openDatabaseForCli } from '../../src/ledger/database.js';
+import { loadConfig } from '../../src/config.js';
 import { lockPath } from '../../src/ledger/data-dir-lock.js';
 import { socketPath } from '../../src/ledger/local-bridge.js';
+import { startServer } from '../../src/server.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'bridge-'));
 const freshDirs: string[] = [];
@@ -96,7 +99,7 @@ describe('the command line through the local bridge', () => {
     // This test's own process stands for another command holding the ledger: alive, never serving it.
     writeFileSync(lockPath(held), String(process.pid));
     await expect(openDatabaseForCli({ dataDir: held, poolSize: 1, waitMs: 300 })).rejects.toThrow(
-      `the embedded ledger in ${held} is in use by process ${process.pid}, which neither served it to commands nor let it go within 0.3 s`,
+      `the embedded ledger in ${held} is in use by process ${process.pid}, which neither served it nor let it go within 0.3 s`,
     );
     const opening = openDatabaseForCli({ dataDir: held, poolSize: 1, waitMs: 30_000 });
     setTimeout(() => unlinkSync(lockPath(held)), 300);
@@ -106,6 +109,35 @@ describe('the command line through the local bridge', () => {
       expect((await sql<{ n: number }>`SELECT 1 AS n`.execute(cli.db)).rows).toEqual([{ n: 1 }]);
     } finally {
       await cli.close();
+    }
+  }, 60_000);
+
+  it('starts a server once a command holding the ledger lets go, and refuses a second server at once', async () => {
+    const held = freshDir();
+    writeFileSync(lockPath(held), String(process.pid));
+    let waitedFor: number | null = null;
+    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DATA_DIR: held });
+    const server = await startServer(config, {
+      onWait: (holder) => {
+        waitedFor = holder;
+        unlinkSync(lockPath(held));
+      },
+    });
+    try {
+      expect(waitedFor).toBe(process.pid);
+      expect(server.ledger.kind).toBe('pglite');
+      const second = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const env = { PATH: process.env.PATH ?? '', DATA_DIR: held, PORT: '0' };
+        execFile(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, timeout: 30_000 }, (err, _stdout, stderr) =>
+          resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stderr }),
+        );
+      });
+      expect(second).toEqual({
+        code: 1,
+        stderr: `ai-spend-ledger failed to start: the embedded ledger in ${held} is served by another server (process ${process.pid})\n`,
+      });
+    } finally {
+      await server.close();
     }
   }, 60_000);
 });
