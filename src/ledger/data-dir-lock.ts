@@ -9,6 +9,13 @@ export function lockPath(dataDir: string): string {
   return path.join(dataDir, '.ledger.lock');
 }
 
+/**
+ * The data directories this process holds. A lock file naming this process that is not among them
+ * was left by an earlier process with the same pid: in a container the server is always pid 1, so
+ * after an unclean stop its restart would otherwise find the ledger "in use" by itself for ever.
+ */
+const heldHere = new Set<string>();
+
 /** The pid holding the data directory, or null when nobody alive holds it. */
 export function lockHolder(dataDir: string): number | null {
   let pid: number;
@@ -18,6 +25,7 @@ export function lockHolder(dataDir: string): number | null {
     return null;
   }
   if (!Number.isInteger(pid) || pid <= 0) return null;
+  if (pid === process.pid) return heldHere.has(path.resolve(dataDir)) ? pid : null;
   try {
     process.kill(pid, 0);
     return pid;
@@ -36,7 +44,9 @@ export function acquireLock(dataDir: string): () => void {
       const fd = openSync(file, 'wx', 0o600);
       writeSync(fd, String(process.pid));
       closeSync(fd);
+      heldHere.add(path.resolve(dataDir));
       return () => {
+        heldHere.delete(path.resolve(dataDir));
         try {
           unlinkSync(file);
         } catch {

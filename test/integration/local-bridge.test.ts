@@ -1,12 +1,12 @@
 import { existsSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startServerProcess } from '../../bench/server-process.js';
-import { openDatabaseForCli } from '../../src/ledger/database.js';
+import { openDatabaseForCli, openDatabaseForServer } from '../../src/ledger/database.js';
 import { loadConfig } from '../../src/config.js';
 import { lockPath } from '../../src/ledger/data-dir-lock.js';
 import { socketPath } from '../../src/ledger/local-bridge.js';
@@ -93,38 +93,52 @@ describe('the command line through the local bridge', () => {
       await (await starting).stop();
     }
   }, 60_000);
+});
 
+/** A live process that never serves the ledger, standing for a command that has it open. */
+async function otherHolder(dataDir: string): Promise<{ pid: number; letGo(): void; stop(): void }> {
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
+  await new Promise((resolve) => child.once('spawn', resolve));
+  const pid = child.pid!;
+  writeFileSync(lockPath(dataDir), String(pid));
+  return { pid, letGo: () => unlinkSync(lockPath(dataDir)), stop: () => child.kill() };
+}
+
+describe('the embedded ledger held by another process', () => {
   it('opens the ledger itself once its holder lets go, and names a holder that never does', async () => {
     const held = freshDir();
-    // This test's own process stands for another command holding the ledger: alive, never serving it.
-    writeFileSync(lockPath(held), String(process.pid));
-    await expect(openDatabaseForCli({ dataDir: held, poolSize: 1, waitMs: 300 })).rejects.toThrow(
-      `the embedded ledger in ${held} is in use by process ${process.pid}, which neither served it nor let it go within 0.3 s`,
-    );
-    const opening = openDatabaseForCli({ dataDir: held, poolSize: 1, waitMs: 30_000 });
-    setTimeout(() => unlinkSync(lockPath(held)), 300);
-    const cli = await opening;
+    const holder = await otherHolder(held);
     try {
-      expect(cli.kind).toBe('pglite');
-      expect((await sql<{ n: number }>`SELECT 1 AS n`.execute(cli.db)).rows).toEqual([{ n: 1 }]);
+      await expect(openDatabaseForCli({ dataDir: held, poolSize: 1, waitMs: 300 })).rejects.toThrow(
+        `the embedded ledger in ${held} is in use by process ${holder.pid}, which neither served it nor let it go within 0.3 s`,
+      );
+      const opening = openDatabaseForCli({ dataDir: held, poolSize: 1, waitMs: 30_000 });
+      setTimeout(holder.letGo, 300);
+      const cli = await opening;
+      try {
+        expect(cli.kind).toBe('pglite');
+        expect((await sql<{ n: number }>`SELECT 1 AS n`.execute(cli.db)).rows).toEqual([{ n: 1 }]);
+      } finally {
+        await cli.close();
+      }
     } finally {
-      await cli.close();
+      holder.stop();
     }
   }, 60_000);
 
   it('starts a server once a command holding the ledger lets go, and refuses a second server at once', async () => {
     const held = freshDir();
-    writeFileSync(lockPath(held), String(process.pid));
+    const holder = await otherHolder(held);
     let waitedFor: number | null = null;
     const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DATA_DIR: held });
     const server = await startServer(config, {
-      onWait: (holder) => {
-        waitedFor = holder;
-        unlinkSync(lockPath(held));
+      onWait: (pid) => {
+        waitedFor = pid;
+        holder.letGo();
       },
-    });
+    }).finally(holder.stop);
     try {
-      expect(waitedFor).toBe(process.pid);
+      expect(waitedFor).toBe(holder.pid);
       expect(server.ledger.kind).toBe('pglite');
       const second = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
         const env = { PATH: process.env.PATH ?? '', DATA_DIR: held, PORT: '0' };
@@ -136,6 +150,24 @@ describe('the command line through the local bridge', () => {
         code: 1,
         stderr: `ai-spend-ledger failed to start: the embedded ledger in ${held} is served by another server (process ${process.pid})\n`,
       });
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+
+  it("takes over a lock left under its own pid by an earlier process (a container's server is always pid 1)", async () => {
+    const stale = freshDir();
+    writeFileSync(lockPath(stale), String(process.pid));
+    let waited = false;
+    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DATA_DIR: stale });
+    const server = await startServer(config, { onWait: () => (waited = true) });
+    try {
+      expect(waited).toBe(false);
+      expect(server.ledger.kind).toBe('pglite');
+      // Now this process does hold it: a second opening here is refused, not let in beside it.
+      await expect(openDatabaseForServer({ dataDir: stale, poolSize: 1 })).rejects.toThrow(
+        `the embedded ledger in ${stale} is served by another server (process ${process.pid})`,
+      );
     } finally {
       await server.close();
     }
