@@ -6,7 +6,7 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startServerProcess } from '../../bench/server-process.js';
-import { openDatabaseForCli, openDatabaseForServer } from '../../src/ledger/database.js';
+import { openDatabaseForCli, openDatabaseForServer, type LedgerDatabase } from '../../src/ledger/database.js';
 import { loadConfig } from '../../src/config.js';
 import { lockPath } from '../../src/ledger/data-dir-lock.js';
 import { socketPath } from '../../src/ledger/local-bridge.js';
@@ -20,6 +20,16 @@ function freshDir(): string {
   const d = mkdtempSync(path.join(tmpdir(), 'bridge-'));
   freshDirs.push(d);
   return d;
+}
+
+/** The ledger, reached the way `kind` says, answers a query; then it is closed. */
+async function expectReached(cli: LedgerDatabase, kind: LedgerDatabase['kind']): Promise<void> {
+  try {
+    expect(cli.kind).toBe(kind);
+    expect((await sql<{ n: number }>`SELECT 1 AS n`.execute(cli.db)).rows).toEqual([{ n: 1 }]);
+  } finally {
+    await cli.close();
+  }
 }
 
 /** The bridge exists only for the embedded ledger, so this runs on PGlite whatever the ledger under test. */
@@ -82,13 +92,7 @@ describe('the command line through the local bridge', () => {
     // once PGlite has opened.
     try {
       while (!existsSync(lockPath(fresh))) await new Promise((r) => setTimeout(r, 5));
-      const cli = await openDatabaseForCli({ dataDir: fresh, poolSize: 1 });
-      try {
-        expect(cli.kind).toBe('bridge');
-        expect((await sql<{ n: number }>`SELECT 1 AS n`.execute(cli.db)).rows).toEqual([{ n: 1 }]);
-      } finally {
-        await cli.close();
-      }
+      await expectReached(await openDatabaseForCli({ dataDir: fresh, poolSize: 1 }), 'bridge');
     } finally {
       await (await starting).stop();
     }
@@ -114,13 +118,7 @@ describe('the embedded ledger held by another process', () => {
       );
       const opening = openDatabaseForCli({ dataDir: held, poolSize: 1, waitMs: 30_000 });
       setTimeout(holder.letGo, 300);
-      const cli = await opening;
-      try {
-        expect(cli.kind).toBe('pglite');
-        expect((await sql<{ n: number }>`SELECT 1 AS n`.execute(cli.db)).rows).toEqual([{ n: 1 }]);
-      } finally {
-        await cli.close();
-      }
+      await expectReached(await opening, 'pglite');
     } finally {
       holder.stop();
     }
