@@ -128,7 +128,7 @@ async function openWhenFree<T>(
 /** The server's ledger: an embedded one held by a command is waited for; one another server serves is refused. */
 export async function openDatabaseForServer(opts: DatabaseOptions & WaitOptions): Promise<OwnLedgerDatabase> {
   const open = () => openDatabase({ ...opts, serveLocalBridge: true });
-  if (opts.databaseUrl || opts.dataDir.startsWith('memory://')) return open();
+  if (opts.databaseUrl) return open();
   return openWhenFree(
     opts,
     (holder) => Promise.reject(new DataDirBusyError(`the embedded ledger in ${opts.dataDir} is served by another server (process ${holder})`)),
