@@ -1,5 +1,5 @@
 import { existsSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,6 +11,7 @@ import { loadConfig } from '../../src/config.js';
 import { lockPath } from '../../src/ledger/data-dir-lock.js';
 import { socketPath } from '../../src/ledger/local-bridge.js';
 import { startServer } from '../../src/server.js';
+import { runEntry } from '../support/cli.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'bridge-'));
 const freshDirs: string[] = [];
@@ -138,13 +139,8 @@ describe('the embedded ledger held by another process', () => {
     try {
       expect(waitedFor).toBe(holder.pid);
       expect(server.ledger.kind).toBe('pglite');
-      const second = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const env = { PATH: process.env.PATH ?? '', DATA_DIR: held, PORT: '0' };
-        execFile(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, timeout: 30_000 }, (err, _stdout, stderr) =>
-          resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stderr }),
-        );
-      });
-      expect(second).toEqual({
+      const second = await runEntry('src/main.ts', [], { DATA_DIR: held, PORT: '0' });
+      expect(second).toMatchObject({
         code: 1,
         stderr: `ai-spend-ledger failed to start: the embedded ledger in ${held} is served by another server (process ${process.pid})\n`,
       });
