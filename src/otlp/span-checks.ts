@@ -38,7 +38,26 @@ export function checkSpan(span: OtlpSpan): Rejection | null {
       return { reason: 'invalid_timestamp', message: `span ${span.spanId}: timestamp ${clip(t)} is out of range` };
     }
   }
-  return null;
+  return checkTimes(span);
+}
+
+/**
+ * OTLP calls both times semantically required, with end >= start. A missing (zero) start would date
+ * the spend to 1970, outside every report's period, and an end before the start would make a
+ * negative latency, so such a span is refused where its sender hears of it.
+ */
+function checkTimes(span: OtlpSpan): Rejection | null {
+  const start = BigInt(span.startTimeUnixNano);
+  const end = BigInt(span.endTimeUnixNano);
+  const problem =
+    start === 0n
+      ? 'start time is missing (startTimeUnixNano 0)'
+      : end === 0n
+        ? 'end time is missing (endTimeUnixNano 0)'
+        : end < start
+          ? 'end time is before its start time'
+          : null;
+  return problem === null ? null : { reason: 'invalid_timestamp', message: `span ${span.spanId}: ${problem}` };
 }
 
 function clip(s: string): string {

@@ -14,8 +14,8 @@ const base = {
   traceId: '5B8EFFF798038103D269B633813FC60C',
   spanId: 'EEE19B7EC3C1B174',
   name: 'n',
-  startTimeUnixNano: '1790605504206000123',
-  endTimeUnixNano: 1790605504206,
+  startTimeUnixNano: 1790605504206,
+  endTimeUnixNano: '1790605504206000123',
 };
 
 describe('OTLP/JSON decoding', () => {
@@ -40,8 +40,8 @@ describe('OTLP/JSON decoding', () => {
     const s = out.spans[0]!;
     expect(s.traceId).toBe('5b8efff798038103d269b633813fc60c');
     expect(s.spanId).toBe('eee19b7ec3c1b174');
-    expect(s.startTimeUnixNano).toBe('1790605504206000123');
-    expect(s.endTimeUnixNano).toBe('1790605504206');
+    expect(s.startTimeUnixNano).toBe('1790605504206');
+    expect(s.endTimeUnixNano).toBe('1790605504206000123');
     expect(s.kind).toBe(3);
     expect([s.statusCode, s.statusMessage]).toEqual([2, 'boom']);
     expect(s.attributes).toEqual({ i: '9007199254740993', j: 42, d: 1.4e-7, nan: 'NaN', kv: { a: true }, arr: ['x', null] });
@@ -117,5 +117,33 @@ describe('OTLP/JSON decoding', () => {
     expect(() => decodeJson('{"resourceSpans": [')).toThrow(UndecodableBodyError);
     expect(() => decodeJson('[1,2]')).toThrow(UndecodableBodyError);
     expect(decodeJson('{}')).toEqual({ spans: [], rejected: [] });
+  });
+
+  it('refuses a span whose start or end time is missing, or whose end comes before its start', () => {
+    const out = decodeJson(
+      JSON.stringify({
+        resourceSpans: [
+          {
+            scopeSpans: [
+              {
+                spans: [
+                  { ...base, startTimeUnixNano: undefined },
+                  { ...base, endTimeUnixNano: '0' },
+                  { ...base, startTimeUnixNano: '1790605504206000124', endTimeUnixNano: '1790605504206000123' },
+                  { ...base, startTimeUnixNano: '1790605504206000123' },
+                ],
+              },
+            ],
+          },
+        ],
+      }),
+    );
+    expect(out.rejected.map((r) => r.message)).toEqual([
+      'span eee19b7ec3c1b174: start time is missing (startTimeUnixNano 0)',
+      'span eee19b7ec3c1b174: end time is missing (endTimeUnixNano 0)',
+      'span eee19b7ec3c1b174: end time is before its start time',
+    ]);
+    expect(out.rejected.every((r) => r.reason === 'invalid_timestamp')).toBe(true);
+    expect(out.spans.map((s) => s.endTimeUnixNano === s.startTimeUnixNano)).toEqual([true]);
   });
 });
