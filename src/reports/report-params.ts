@@ -6,6 +6,8 @@ export type Dimension = (typeof FIXED_DIMENSIONS)[number] | `meta.${string}`;
 
 const META = /^meta\.[A-Za-z0-9_.:-]{1,100}$/;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
+// Date.parse rolls 2026-02-30 over to 2 March; a period must be the one the person asked for.
+const CALENDAR_DATE = z.iso.date();
 const LAST: Record<string, number> = { '24h': 86_400_000, '7d': 7 * 86_400_000, '30d': 30 * 86_400_000, '90d': 90 * 86_400_000 };
 
 /** Thrown for a parameter a person got wrong; the message names it. */
@@ -25,7 +27,7 @@ const instant = (param: string, endOfDay: boolean) =>
       // Dates and times without an offset are UTC, whatever the machine's time zone.
       const iso = DATE.test(v) ? `${v}T00:00:00Z` : /(Z|[+-]\d\d:?\d\d)$/i.test(v) ? v : `${v}Z`;
       const ms = Date.parse(iso);
-      if (!/^\d{4}-\d{2}-\d{2}(T.*)?$/.test(v) || Number.isNaN(ms)) {
+      if (!/^\d{4}-\d{2}-\d{2}(T.*)?$/.test(v) || Number.isNaN(ms) || !CALENDAR_DATE.safeParse(v.slice(0, 10)).success) {
         ctx.addIssue({ code: 'custom', message: `"${v}" is not a UTC date (YYYY-MM-DD) or ISO time`, path: [param] });
         return z.NEVER;
       }

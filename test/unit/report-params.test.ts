@@ -15,6 +15,11 @@ describe('report parameters', () => {
       to: new Date('2026-11-01T08:00:00Z'),
     });
   });
+  it('refuses a day the calendar does not have rather than rolling it into the next month', () => {
+    expect(() => parseReportParams({ from: '2026-02-30' }, now)).toThrow('from: "2026-02-30" is not a UTC date (YYYY-MM-DD) or ISO time');
+    expect(() => parseReportParams({ to: '2026-04-31T10:00:00Z' }, now)).toThrow(/^to: /);
+    expect(parseReportParams({ from: '2028-02-29', to: '2028-02-29' }, now).to).toEqual(new Date('2028-03-01T00:00:00Z'));
+  });
   it('takes --last windows', () => {
     expect(parseReportParams({ last: '24h' }, now).from).toEqual(new Date('2026-11-20T12:00:00Z'));
   });
