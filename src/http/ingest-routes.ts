@@ -11,6 +11,7 @@ import type { Metrics } from './metrics.js';
 import { assertBodyType, BODY_TYPES, decodedBody, requestEncoding, unsupportedContentType } from './body.js';
 import { authorize } from './authorize.js';
 import { HttpError, RETRY_AFTER_SECONDS } from './errors.js';
+import { refuseOtherMethods } from './method-not-allowed.js';
 import type { KeyRateLimiter } from '../auth/rate-limit.js';
 
 export const INGEST_PATHS = [
@@ -68,14 +69,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
         },
         handler: (request, reply) => ingest(request, reply, deps),
       });
-      scope.route({
-        method: ['GET', 'PUT', 'DELETE', 'PATCH'],
-        url,
-        handler: async (_request, reply) => {
-          reply.header('allow', 'POST');
-          throw new HttpError(405, 'method not allowed: OTLP/HTTP traces are sent with POST');
-        },
-      });
+      refuseOtherMethods(scope, url, ['POST'], 'method not allowed: OTLP/HTTP traces are sent with POST');
     }
   });
 }

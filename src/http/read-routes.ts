@@ -10,6 +10,7 @@ import { spendReport } from '../reports/spend-report.js';
 import { HttpError } from './errors.js';
 import { authorize } from './authorize.js';
 import { orUnavailable } from '../ledger/unavailable.js';
+import { refuseOtherMethods } from './method-not-allowed.js';
 
 export interface ReadDeps {
   ledger: LedgerDatabase;
@@ -18,6 +19,18 @@ export interface ReadDeps {
 }
 
 type Query = Record<string, string | undefined>;
+
+const SPEND_PATH = '/developer/v1/ai-usage/spend';
+const EXPORT_PATH = '/developer/v1/ai-usage/export';
+const SPEND_PARAMS = ['from', 'to', 'last', 'by', 'format', 'org'];
+const EXPORT_PARAMS = ['from', 'to', 'last', 'format', 'org'];
+
+/** A mistyped parameter (`form=…`) would otherwise go unnoticed and the report cover the default period. */
+function onlyKnownParams(q: Query, known: string[]): Query {
+  const unknown = Object.keys(q).find((name) => !known.includes(name));
+  if (unknown !== undefined) throw new ParamError(unknown, `unknown parameter (use ${known.join(', ')})`);
+  return q;
+}
 
 /** Reports and exports over HTTP, for keys of scope `read`; a key only ever sees its own organisation. */
 export function registerReadRoutes(app: FastifyInstance, deps: ReadDeps): void {
@@ -30,9 +43,9 @@ export function registerReadRoutes(app: FastifyInstance, deps: ReadDeps): void {
     return principal;
   };
 
-  app.get('/developer/v1/ai-usage/spend', async (request, reply) => {
+  app.get(SPEND_PATH, async (request, reply) => {
     const principal = await authenticate(request);
-    const q = request.query as Query;
+    const q = onlyKnownParams(request.query as Query, SPEND_PARAMS);
     const format = q.format ?? 'json';
     if (format !== 'json' && format !== 'csv') throw new ParamError('format', 'must be json or csv');
     const params = parseReportParams(q);
@@ -47,9 +60,9 @@ export function registerReadRoutes(app: FastifyInstance, deps: ReadDeps): void {
     return renderJson(report);
   });
 
-  app.get('/developer/v1/ai-usage/export', async (request, reply) => {
+  app.get(EXPORT_PATH, async (request, reply) => {
     const principal = await authenticate(request);
-    const q = request.query as Query;
+    const q = onlyKnownParams(request.query as Query, EXPORT_PARAMS);
     if (q.format !== 'csv' && q.format !== 'focus') throw new ParamError('format', 'must be csv or focus');
     const window = parseReportParams(q);
     reply
@@ -57,4 +70,8 @@ export function registerReadRoutes(app: FastifyInstance, deps: ReadDeps): void {
       .header('content-disposition', `attachment; filename="${principal.org}-${q.format}.csv"`);
     return Readable.from(exportStream(deps.ledger.db, q.format, principal.orgId, window));
   });
+
+  for (const url of [SPEND_PATH, EXPORT_PATH]) {
+    refuseOtherMethods(app, url, ['GET', 'HEAD'], 'method not allowed: reports and exports are read with GET');
+  }
 }

@@ -125,10 +125,22 @@ describe('GET /developer/v1/ai-usage/spend', () => {
   });
 
   it('400 naming the parameter for invalid input', async () => {
-    for (const [q, param] of [['by=colour', 'by'], ['from=yesterday', 'from'], ['last=5y', 'last'], ['format=xml', 'format'], ['from=2026-11-02&to=2026-11-01', 'from'], ['last=7d&from=2026-11-01', 'last']]) {
+    for (const [q, param] of [['by=colour', 'by'], ['from=yesterday', 'from'], ['last=5y', 'last'], ['format=xml', 'format'], ['from=2026-11-02&to=2026-11-01', 'from'], ['last=7d&from=2026-11-01', 'last'], ['from=2026-02-30', 'from'], ['form=2026-11-01', 'form']]) {
       const res = await spend(q!);
       expect(res.status, q).toBe(400);
       expect(((await res.json()) as { message: string }).message).toMatch(new RegExp(`^${param}:`));
+    }
+  });
+
+  it('export refuses a parameter it does not take; another method on a read path is 405, not 404', async () => {
+    const auth = { authorization: `Bearer ${readKey}` };
+    const res = await fetch(`${server.url}/developer/v1/ai-usage/export?format=csv&by=model`, { headers: auth });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toBe('by: unknown parameter (use from, to, last, format, org)');
+    for (const path of ['spend', 'export']) {
+      const posted = await fetch(`${server.url}/developer/v1/ai-usage/${path}`, { method: 'POST', headers: auth });
+      expect(posted.status, path).toBe(405);
+      expect(posted.headers.get('allow'), path).toBe('GET, HEAD');
     }
   });
 
