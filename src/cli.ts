@@ -25,6 +25,18 @@ const USAGE = `usage: ledger <command>   (ledger help, or --help with any comman
 
 class UsageError extends Error {}
 
+type ArgsConfig = NonNullable<Parameters<typeof parseArgs>[0]>;
+
+/** node:util's parseArgs, with its refusals (an unknown option, a stray argument, a missing value) as wrong usage. */
+function parseOptions<T extends ArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (err) {
+    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS_')) throw new UsageError((err as Error).message);
+    throw err;
+  }
+}
+
 const WINDOW_OPTIONS = {
   org: { type: 'string' },
   from: { type: 'string' },
@@ -72,7 +84,7 @@ async function run(argv: string[], out: Out): Promise<void> {
   };
 
   if (command === 'keys' && sub === 'create') {
-    const { values } = parseArgs({
+    const { values } = parseOptions({
       args: argv.slice(2),
       options: { org: { type: 'string' }, name: { type: 'string' }, scope: { type: 'string', default: 'ingest' }, json: { type: 'boolean' } },
     });
@@ -91,7 +103,7 @@ async function run(argv: string[], out: Out): Promise<void> {
     return;
   }
   if (command === 'keys' && sub === 'list') {
-    const { values } = parseArgs({ args: argv.slice(2), options: { org: { type: 'string' }, json: { type: 'boolean' } } });
+    const { values } = parseOptions({ args: argv.slice(2), options: { org: { type: 'string' }, json: { type: 'boolean' } } });
     await withLedger(async ({ db }) => {
       const keys = await listKeys(db, values.org);
       if (values.json) keys.forEach((k) => out(JSON.stringify(k)));
@@ -104,9 +116,9 @@ async function run(argv: string[], out: Out): Promise<void> {
     return;
   }
   if (command === 'keys' && sub === 'revoke') {
-    const { positionals } = parseArgs({ args: argv.slice(2), allowPositionals: true });
+    const { positionals } = parseOptions({ args: argv.slice(2), allowPositionals: true });
     const id = positionals[0];
-    if (!id) throw new UsageError('keys revoke needs the key id (see keys list)');
+    if (!id || positionals.length > 1) throw new UsageError('keys revoke needs the key id, and only it (see keys list)');
     await withLedger(async ({ db }) => {
       if (!(await revokeKey(db, id))) throw new KeyStoreError(`no key with id ${id}`);
       out(`revoked key ${id}`);
@@ -114,7 +126,7 @@ async function run(argv: string[], out: Out): Promise<void> {
     return;
   }
   if (command === 'report') {
-    const { values } = parseArgs({ args: argv.slice(1), options: { ...WINDOW_OPTIONS, by: { type: 'string' }, format: { type: 'string', default: 'table' } } });
+    const { values } = parseOptions({ args: argv.slice(1), options: { ...WINDOW_OPTIONS, by: { type: 'string' }, format: { type: 'string', default: 'table' } } });
     const format = values.format;
     if (format !== 'table' && format !== 'csv' && format !== 'json') throw new UsageError('--format must be table, csv or json');
     const params = parseReportParams(values);
@@ -125,7 +137,7 @@ async function run(argv: string[], out: Out): Promise<void> {
     return;
   }
   if (command === 'export') {
-    const { values } = parseArgs({ args: argv.slice(1), options: { ...WINDOW_OPTIONS, format: { type: 'string' } } });
+    const { values } = parseOptions({ args: argv.slice(1), options: { ...WINDOW_OPTIONS, format: { type: 'string' } } });
     if (values.format !== 'csv' && values.format !== 'focus') throw new UsageError('export needs --format csv or --format focus');
     const window = parseReportParams(values);
     const format = values.format;
@@ -136,7 +148,7 @@ async function run(argv: string[], out: Out): Promise<void> {
     return;
   }
   if (command === 'content' && sub === 'purge') {
-    const { values } = parseArgs({ args: argv.slice(2), options: { 'older-than-days': { type: 'string' } } });
+    const { values } = parseOptions({ args: argv.slice(2), options: { 'older-than-days': { type: 'string' } } });
     const given = values['older-than-days'];
     const days = given !== undefined ? Number(given) : config.LEDGER_CONTENT_RETENTION_DAYS;
     if (days === undefined || !Number.isInteger(days) || days < 0) {
@@ -149,6 +161,7 @@ async function run(argv: string[], out: Out): Promise<void> {
     return;
   }
   if (command === 'migrate') {
+    parseOptions({ args: argv.slice(1) });
     await withLedger(async () => out('migrations applied'));
     return;
   }
@@ -160,8 +173,6 @@ run(process.argv.slice(2), (line) => process.stdout.write(`${line}\n`)).catch((e
   else if (err instanceof ParamError) process.stderr.write(`--${err.message}\n`);
   else if (err instanceof ConfigError || err instanceof KeyStoreError || err instanceof DataDirBusyError) {
     process.stderr.write(`${err.message}\n`);
-  } else if ((err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
   } else process.stderr.write(`ledger: ${(err as Error).message}\n`);
   process.exit(err instanceof UsageError || err instanceof ParamError ? 64 : 1);
 });

@@ -81,6 +81,22 @@ describe('ledger keys', () => {
     expect(unknown).toMatchObject({ code: 64, stdout: '' });
     expect(unknown.stderr).toMatch(/^unknown command: frobnicate\nusage: ledger/);
   });
+
+  it('exits 64 with the usage for an option or argument a command does not take', async () => {
+    const wrong: [string[], RegExp][] = [
+      [['report', 'acme'], /^Unexpected argument 'acme'/],
+      [['export', '--format', 'csv', '--by', 'model'], /^Unknown option '--by'/],
+      [['migrate', 'now'], /^Unexpected argument 'now'/],
+      [['keys', 'revoke', 'a', 'b'], /^keys revoke needs the key id, and only it/],
+      [['content', 'purge', '--older-than-days', '-1'], /^Option '--older-than-days' argument is ambiguous/],
+    ];
+    for (const [args, message] of wrong) {
+      const refused = await ledgerCli(args, ledger.env);
+      expect(refused, args.join(' ')).toMatchObject({ code: 64, stdout: '' });
+      expect(refused.stderr, args.join(' ')).toMatch(message);
+      expect(refused.stderr, args.join(' ')).toContain('\nusage: ledger <command>');
+    }
+  });
 });
 
 describe('ledger content purge', () => {
