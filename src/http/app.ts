@@ -42,6 +42,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
     },
     bodyLimit: config.LEDGER_MAX_BODY_BYTES,
+    // A Base URL pasted with a trailing slash makes senders post to `…/openrouter/` or `…/openrouter//v1/traces`.
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
     serverFactory: (handler) => {
       const timeout = config.LEDGER_REQUEST_TIMEOUT_MS;
       // A slow or stalled sender cannot hold a connection: the whole request must arrive in time,

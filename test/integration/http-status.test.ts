@@ -65,6 +65,13 @@ describe('OTLP/HTTP status codes', () => {
     await expectStatus(res, 405, 12, /POST/);
   });
 
+  it('a Base URL pasted with a trailing or doubled slash still reaches the ingest paths', async () => {
+    for (const path of ['/developer/v1/ai-usage/openrouter/', '/developer/v1/ai-usage/openrouter//v1/traces', '/v1/traces/']) {
+      const res = await post(server.url, delivery(), { key, path });
+      expect(res.status, path).toBe(200);
+    }
+  });
+
   it('415 for an unsupported Content-Type or Content-Encoding', async () => {
     await expectStatus(await post(server.url, 'a=b', { key, contentType: 'application/x-www-form-urlencoded' }), 415, 3, /Content-Type/);
     await expectStatus(await post(server.url, delivery(), { key, headers: { 'content-encoding': 'br' } }), 415, 3, /Content-Encoding "br"/);
