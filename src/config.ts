@@ -5,7 +5,12 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+// Digits only: coercion would read " " as 0 and "0x10" as 16, and say "received NaN" for "abc".
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .refine((v) => /^\d{1,10}$/.test(v) && Number(v) >= min && Number(v) <= max, `must be a whole number from ${min} to ${max}`)
+    .transform(Number);
 
 const schema = z.object({
   PORT: int(0, 65535).default(4318),
