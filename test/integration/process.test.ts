@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { startServerProcess } from '../../bench/server-process.js';
+import { freePort, startServerProcess } from '../../bench/server-process.js';
 import { createKey } from '../../src/auth/key-store.js';
 import { openDatabaseForCli } from '../../src/ledger/database.js';
 import { migrate } from '../../src/ledger/migrate.js';
@@ -68,6 +70,36 @@ describe('the server as a process', () => {
     }
   });
 
+  it('started by npm start, stops when npm is sent SIGTERM (as a process manager stops it), not left running', async () => {
+    const port = await freePort();
+    const npm = spawn('npm', ['start'], {
+      cwd: fileURLToPath(new URL('../../', import.meta.url)),
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...ledger.env, PORT: String(port), HOST: '127.0.0.1' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    npm.stdout.on('data', (c: Buffer) => (output += c.toString('utf8')));
+    const npmExited = new Promise((resolve) => npm.once('exit', resolve));
+    let serverPid: number | undefined;
+    try {
+      while (serverPid === undefined) {
+        const listening = /"pid":(\d+)[^\n]*"msg":"ai-spend-ledger listening/.exec(output);
+        if (listening) serverPid = Number(listening[1]);
+        else if (npm.exitCode !== null) throw new Error(`npm start exited: ${output}`);
+        else await new Promise((r) => setTimeout(r, 100));
+      }
+      npm.kill('SIGTERM');
+      await npmExited;
+      const deadline = Date.now() + 20_000;
+      while (alive(serverPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(alive(serverPid)).toBe(false);
+      expect(output).toContain('"msg":"draining in-flight requests"');
+    } finally {
+      if (serverPid !== undefined && alive(serverPid)) process.kill(serverPid, 'SIGKILL');
+      npm.kill('SIGKILL');
+    }
+  });
+
   it('never writes keys, redacted headers or prompt content to its logs', async () => {
     const key = await newKey('logs');
     const server = await startServerProcess({ ...ledger.env, LOG_LEVEL: 'debug', LEDGER_REDACT_HEADERS: 'x-ramp-secret' }, { capture: true });
@@ -88,3 +120,12 @@ describe('the server as a process', () => {
     }
   });
 });
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
