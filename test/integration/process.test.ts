@@ -70,6 +70,46 @@ describe('the server as a process', () => {
     }
   });
 
+  it('killed outright (SIGKILL) under load, keeps every delivery it acknowledged, whole, once restarted', async () => {
+    const key = await newKey('killed');
+    const server = await startServerProcess(ledger.env, { capture: true });
+    const acked: string[] = [];
+    let next = 0;
+    let killed = false;
+    const worker = async () => {
+      while (!killed) {
+        const id = `gen-killed-${next++}`;
+        try {
+          const res = await post(server.url, openRouterDelivery({ generationId: id, inputTokens: 1, outputTokens: 1, totalCost: 0.01, children: true }), { key });
+          await res.arrayBuffer();
+          if (res.status === 200) acked.push(id);
+        } catch {
+          // The connection died with the server.
+        }
+      }
+    };
+    const senders = Promise.all(Array.from({ length: 32 }, worker));
+    while (acked.length < 100) await new Promise((r) => setTimeout(r, 2));
+    process.kill(server.pid, 'SIGKILL');
+    killed = true;
+    await senders;
+    await server.exited;
+
+    const restarted = await startServerProcess(ledger.env, { capture: true });
+    const db = await open();
+    try {
+      const stored = await sql<{ generation_id: string }>`SELECT generation_id FROM generations WHERE generation_id LIKE 'gen-killed-%'`.execute(db.db);
+      const storedIds = stored.rows.map((r) => r.generation_id);
+      expect(acked.filter((id) => !storedIds.includes(id))).toEqual([]);
+      expect(new Set(storedIds).size).toBe(storedIds.length);
+      const partial = await sql`SELECT trace_id FROM spans GROUP BY trace_id HAVING count(*) <> 3`.execute(db.db);
+      expect(partial.rows).toEqual([]);
+    } finally {
+      await db.close();
+      await restarted.stop();
+    }
+  });
+
   it('started by npm start, stops when npm is sent SIGTERM (as a process manager stops it), not left running', async () => {
     const port = await freePort();
     const npm = spawn('npm', ['start'], {
