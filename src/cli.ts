@@ -92,10 +92,12 @@ async function run(argv: string[], out: Out): Promise<void> {
     if (values.scope !== 'ingest' && values.scope !== 'read') throw new UsageError('--scope must be ingest or read');
     const scope = values.scope;
     await withLedger(async ({ db }) => {
-      const created = await createKey(db, { org: values.org!, name: values.name, scope });
+      const { newOrg, ...created } = await createKey(db, { org: values.org!, name: values.name, scope });
       if (values.json) out(JSON.stringify(created));
       else {
         out(`created ${created.scope} key "${created.name}" for org ${created.org} (id ${created.id})`);
+        // A mistyped slug would otherwise open a second organisation whose spend no report of the first shows.
+        if (newOrg) out(`${created.org} is a new organisation; if you meant an existing one, see keys list`);
         out(`key: ${created.key}`);
         out('store it now: it is not shown again.');
       }

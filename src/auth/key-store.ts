@@ -33,15 +33,20 @@ export const ORG_SLUG = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 export async function createKey(
   db: Kysely<DB>,
   input: { org: string; name?: string; scope: Scope },
-): Promise<{ id: string; org: string; name: string; scope: Scope; key: string }> {
+): Promise<{ id: string; org: string; name: string; scope: Scope; key: string; newOrg: boolean }> {
   if (!ORG_SLUG.test(input.org)) {
     throw new KeyStoreError(`invalid org slug "${input.org}": use lowercase letters, digits, - and _ (max 63)`);
   }
   const key = generateKey();
   const id = randomUUID();
   const name = input.name ?? `${input.scope} key ${new Date().toISOString().slice(0, 10)}`;
-  await db.transaction().execute(async (trx) => {
-    await trx.insertInto('orgs').values({ slug: input.org }).onConflict((oc) => oc.column('slug').doNothing()).execute();
+  const newOrg = await db.transaction().execute(async (trx) => {
+    const inserted = await trx
+      .insertInto('orgs')
+      .values({ slug: input.org })
+      .onConflict((oc) => oc.column('slug').doNothing())
+      .returning('id')
+      .executeTakeFirst();
     const org = await trx.selectFrom('orgs').select('id').where('slug', '=', input.org).executeTakeFirstOrThrow();
     await trx
       .insertInto('api_keys')
@@ -57,8 +62,9 @@ export async function createKey(
         revoked_at: null,
       })
       .execute();
+    return inserted !== undefined;
   });
-  return { id, org: input.org, name, scope: input.scope, key };
+  return { id, org: input.org, name, scope: input.scope, key, newOrg };
 }
 
 export async function listKeys(db: Kysely<DB>, org?: string): Promise<KeyListing[]> {

@@ -57,6 +57,11 @@ describe('ledger keys', () => {
   it('creates read keys and refuses bad input with a clear message', async () => {
     const read = await ledgerCli(['keys', 'create', '--org', 'acme', '--scope', 'read', '--json'], ledger.env);
     expect(JSON.parse(read.stdout)).toMatchObject({ scope: 'read' });
+    expect(Object.keys(JSON.parse(read.stdout) as object)).toEqual(['id', 'org', 'name', 'scope', 'key']);
+    const again = await ledgerCli(['keys', 'create', '--org', 'acme'], ledger.env);
+    expect(again.stdout).not.toContain('new organisation');
+    const typo = await ledgerCli(['keys', 'create', '--org', 'acmee'], ledger.env);
+    expect(typo.stdout.split('\n')[1]).toBe('acmee is a new organisation; if you meant an existing one, see keys list');
     const badScope = await ledgerCli(['keys', 'create', '--org', 'acme', '--scope', 'admin'], ledger.env);
     expect(badScope.code).toBe(64);
     expect(badScope.stderr).toMatch(/--scope must be ingest or read/);
