@@ -107,6 +107,8 @@ async function run(argv: string[], out: Out): Promise<void> {
   if (command === 'keys' && sub === 'list') {
     const { values } = parseOptions({ args: argv.slice(2), options: { org: { type: 'string' }, json: { type: 'boolean' } } });
     await withLedger(async ({ db }) => {
+      // A mistyped --org must not read as an organisation without keys.
+      if (values.org !== undefined) await resolveOrg(db, values.org);
       const keys = await listKeys(db, values.org);
       if (values.json) keys.forEach((k) => out(JSON.stringify(k)));
       else {

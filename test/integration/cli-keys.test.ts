@@ -60,6 +60,7 @@ describe('ledger keys', () => {
     expect(Object.keys(JSON.parse(read.stdout) as object)).toEqual(['id', 'org', 'name', 'scope', 'key']);
     const again = await ledgerCli(['keys', 'create', '--org', 'acme'], ledger.env);
     expect(again.stdout).not.toContain('new organisation');
+    expect(await ledgerCli(['keys', 'list', '--org', 'acmee'], ledger.env)).toMatchObject({ code: 64, stdout: '', stderr: '--org: no organisation "acmee"\n' });
     const typo = await ledgerCli(['keys', 'create', '--org', 'acmee'], ledger.env);
     expect(typo.stdout.split('\n')[1]).toBe('acmee is a new organisation; if you meant an existing one, see keys list');
     const badScope = await ledgerCli(['keys', 'create', '--org', 'acme', '--scope', 'admin'], ledger.env);
