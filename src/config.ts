@@ -25,6 +25,8 @@ const schema = z.object({
   LEDGER_CONTENT_RETENTION_DAYS: int(1, 36500).optional(),
   /** Largest accepted body, raw or after decompression. */
   LEDGER_MAX_BODY_BYTES: int(1024, 1024 ** 3).default(64 * 1024 * 1024),
+  /** Bytes of bodies (as sent) read at once; further deliveries wait their turn before being read. */
+  LEDGER_MAX_BODY_BYTES_IN_FLIGHT: int(1024 * 1024, 8 * 1024 ** 3).default(64 * 1024 * 1024),
   /** How long a verified key is trusted before it is looked up again (revocation delay). */
   LEDGER_KEY_CACHE_MS: int(0, 60_000).default(2_000),
   /** Group commit: most requests in one transaction, and the longest a request waits for company. */
@@ -32,7 +34,7 @@ const schema = z.object({
   LEDGER_BATCH_MAX_WAIT_MS: int(0, 1_000).default(2),
   /** Requests per second one key may send to ingest (per server process); 0 turns the limit off. */
   LEDGER_RATE_LIMIT_PER_KEY: int(0, 1_000_000).default(10_000),
-  /** Requests waiting for the ledger beyond which new ones get 503 at once instead of queueing. */
+  /** Deliveries in hand (arriving, waiting, prepared or committing) beyond which new ones get 503 at once. */
   LEDGER_MAX_PENDING_REQUESTS: int(1, 1_000_000).default(20_000),
   /** The whole request must arrive within this time; a stalled sender is cut off. */
   LEDGER_REQUEST_TIMEOUT_MS: int(100, 600_000).default(60_000),

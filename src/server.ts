@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import { KeyVerifier } from './auth/verifier.js';
 import { buildApp } from './http/app.js';
 import { Metrics } from './http/metrics.js';
+import { BodyBudget } from './http/body-budget.js';
 import { openDatabaseForServer, type OwnLedgerDatabase, type WaitOptions } from './ledger/database.js';
 import { LedgerWriter } from './ledger/ledger-writer.js';
 import { deliveryPreparer } from './ingest/prepare-pool.js';
@@ -54,7 +55,9 @@ export async function startServer(config: Config, ledgerWait: WaitOptions = {}):
   );
   const verifier = new KeyVerifier(ledger.db, config.LEDGER_KEY_CACHE_MS);
   metrics.trackPool(ledger.pool, () => writer.pending, () => preparer.pending);
-  const app = buildApp({ config, ledger, writer, preparer, verifier, metrics });
+  const bodies = new BodyBudget(config.LEDGER_MAX_BODY_BYTES_IN_FLIGHT);
+  metrics.trackBodies(bodies);
+  const app = buildApp({ config, ledger, writer, preparer, verifier, metrics, bodies });
   const days = config.LEDGER_CONTENT_RETENTION_DAYS;
   const stopPurge = days
     ? scheduleContentPurge(ledger.db, days, (err) => app.log.error({ err }, 'content purge failed'))

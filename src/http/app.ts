@@ -14,6 +14,7 @@ import { KeyRateLimiter } from '../auth/rate-limit.js';
 import { registerIngestRoutes } from './ingest-routes.js';
 import { registerReadRoutes } from './read-routes.js';
 import type { Metrics } from './metrics.js';
+import type { BodyBudget } from './body-budget.js';
 
 export interface AppDeps {
   config: Config;
@@ -22,6 +23,7 @@ export interface AppDeps {
   preparer: DeliveryPreparer;
   verifier: KeyVerifier;
   metrics: Metrics;
+  bodies: BodyBudget;
 }
 
 /** Headers whose values never reach a log line. */
@@ -107,6 +109,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     metrics,
     storeContent: config.LEDGER_STORE_CONTENT,
     maxBodyBytes: config.LEDGER_MAX_BODY_BYTES,
+    bodies: deps.bodies,
     limiter,
     maxPending: config.LEDGER_MAX_PENDING_REQUESTS,
   });

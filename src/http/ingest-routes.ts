@@ -12,6 +12,7 @@ import { assertBodyType, BODY_TYPES, decodedBody, requestEncoding, unsupportedCo
 import { authorize } from './authorize.js';
 import { HttpError, RETRY_AFTER_SECONDS } from './errors.js';
 import { refuseOtherMethods } from './method-not-allowed.js';
+import type { BodyBudget } from './body-budget.js';
 import type { KeyRateLimiter } from '../auth/rate-limit.js';
 
 export const INGEST_PATHS = [
@@ -28,6 +29,7 @@ export interface IngestDeps {
   metrics: Metrics;
   storeContent: boolean;
   maxBodyBytes: number;
+  bodies: BodyBudget;
   limiter: KeyRateLimiter;
   /** Requests waiting for the ledger beyond which new ones are turned away (503). */
   maxPending: number;
@@ -43,6 +45,7 @@ const MAX_LISTED_PROBLEMS = 5;
 
 /** The OTLP/HTTP trace endpoints: authenticate, decode, extract, commit, acknowledge. */
 export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): void {
+  let inHand = 0;
   app.register(async (scope) => {
     // Bodies are read here only, as raw buffers; the decoders do the rest.
     scope.removeAllContentTypeParsers();
@@ -55,16 +58,20 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
         url,
         bodyLimit: deps.maxBodyBytes,
         // The key is checked before a byte of the body is read or inflated.
-        onRequest: async (request) => {
+        onRequest: async (request, reply) => {
           request.principal = await authorize(request, deps.verifier, deps.limiter, 'ingest');
           // Overload: refuse at once, before reading the body, rather than queue without bound.
-          if (deps.writer.pending + deps.preparer.pending >= deps.maxPending) {
+          // Counted from here, so deliveries waiting for the body budget or still arriving count too.
+          if (inHand >= deps.maxPending) {
             throw new HttpError(503, 'the ledger is overloaded; retry later', RETRY_AFTER_SECONDS);
           }
+          inHand++;
+          reply.raw.once('close', () => inHand--);
         },
-        preParsing: async (request, _reply, payload) => {
+        preParsing: async (request, reply, payload) => {
           if (!hasBody(request)) return payload;
           assertBodyType(request);
+          await deps.bodies.holdUntilClosed(reply.raw, budgetBytes(request, deps.maxBodyBytes));
           return decodedBody(request, payload, deps.maxBodyBytes);
         },
         handler: (request, reply) => ingest(request, reply, deps),
@@ -113,6 +120,15 @@ async function ingest(request: FastifyRequest, reply: FastifyReply, deps: Ingest
     rejectedSpans: prepared.rejected.length,
     errorMessage: describe(prepared.rejected),
   });
+}
+
+/** What a body sent without Content-Length counts as in the body budget. */
+const UNKNOWN_LENGTH_BYTES = 1024 * 1024;
+
+function budgetBytes(request: FastifyRequest, maxBodyBytes: number): number {
+  const length = Number(request.headers['content-length']);
+  // A declared length over the body limit counts as the limit: it is refused (413) as soon as it is read.
+  return Math.min(Number.isSafeInteger(length) && length > 0 ? length : UNKNOWN_LENGTH_BYTES, maxBodyBytes);
 }
 
 function hasBody(request: FastifyRequest): boolean {

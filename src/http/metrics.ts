@@ -132,16 +132,24 @@ export class Metrics {
         this.set({ state: 'waiting' }, pool.waitingCount);
       },
     });
-    const count = (name: string, help: string, read: () => number) =>
-      new client.Gauge({
-        name,
-        help,
-        registers: [this.registry],
-        collect() {
-          this.set(read());
-        },
-      });
-    count('ledger_write_pending_requests', 'Requests waiting for or inside a group-commit transaction', pending);
-    count('ledger_prepare_pending_requests', 'Requests handed to a preparation thread and not yet back', preparing);
+    this.gauge('ledger_write_pending_requests', 'Requests waiting for or inside a group-commit transaction', pending);
+    this.gauge('ledger_prepare_pending_requests', 'Requests handed to a preparation thread and not yet back', preparing);
+  }
+
+  /** The body budget: bytes held, and deliveries waiting for room before their bodies are read. */
+  trackBodies(budget: { bytesHeld: number; waiting: number }): void {
+    this.gauge('ledger_body_bytes_in_flight', 'Bytes of request bodies (as sent) being read or handled', () => budget.bytesHeld);
+    this.gauge('ledger_body_waiting_requests', 'Deliveries waiting for room in the body budget before their bodies are read', () => budget.waiting);
+  }
+
+  private gauge(name: string, help: string, read: () => number): void {
+    new client.Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(read());
+      },
+    });
   }
 }

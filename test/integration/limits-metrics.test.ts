@@ -103,3 +103,51 @@ describe('overload', () => {
     }
   });
 });
+
+describe('body budget', () => {
+  it('reads no more than LEDGER_MAX_BODY_BYTES_IN_FLIGHT of bodies at once: a second delivery waits, unread, then both are stored', async () => {
+    const small = await startTestServer({ LEDGER_MAX_BODY_BYTES_IN_FLIGHT: String(1024 * 1024) });
+    let socket: net.Socket | undefined;
+    try {
+      const { key: k } = await small.key('acme');
+      const gauge = async (name: string) => {
+        const text = await (await fetch(`${small.url}/metrics`)).text();
+        return Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1]);
+      };
+      const until = async (check: () => Promise<boolean>) => {
+        const deadline = Date.now() + 10_000;
+        while (!(await check())) {
+          if (Date.now() > deadline) throw new Error('timed out');
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      const body = (id: string) => JSON.stringify(openRouterDelivery({ generationId: id, inputTokens: 1, outputTokens: 1, totalCost: 0.5, metadata: { note: 'x'.repeat(700_000) } }));
+      const first = Buffer.from(body('gen-budget-1'));
+      const url = new URL(small.url);
+      socket = net.connect(Number(url.port), url.hostname);
+      let reply = '';
+      socket.on('data', (d) => (reply += d.toString()));
+      const replied = new Promise<void>((resolve) => socket!.on('data', () => reply.includes('\r\n\r\n') && resolve()));
+      socket.write(`POST /v1/traces HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${k}\r\nContent-Type: application/json\r\nContent-Length: ${first.length}\r\n\r\n`);
+      socket.write(first.subarray(0, 1000));
+      await until(async () => (await gauge('ledger_body_bytes_in_flight')) === first.length);
+
+      const second = post(small.url, body('gen-budget-2'), { key: k });
+      await until(async () => (await gauge('ledger_body_waiting_requests')) === 1);
+      expect(await gauge('ledger_body_bytes_in_flight')).toBe(first.length);
+
+      socket.write(first.subarray(1000));
+      await replied;
+      socket.end();
+      expect(reply).toMatch(/^HTTP\/1\.1 200/);
+      expect((await second).status).toBe(200);
+      await until(async () => (await gauge('ledger_body_bytes_in_flight')) === 0);
+      expect(await gauge('ledger_body_waiting_requests')).toBe(0);
+      const stored = await small.query<{ generation_id: string }>(`SELECT generation_id FROM generations ORDER BY generation_id`);
+      expect(stored.map((r) => r.generation_id)).toEqual(['gen-budget-1', 'gen-budget-2']);
+    } finally {
+      socket?.destroy();
+      await small.stop();
+    }
+  });
+});
