@@ -31,7 +31,7 @@ export interface IngestDeps {
   maxBodyBytes: number;
   bodies: BodyBudget;
   limiter: KeyRateLimiter;
-  /** Requests waiting for the ledger beyond which new ones are turned away (503). */
+  /** Deliveries in hand (arriving, waiting for the body budget, prepared or committing) beyond which new ones get 503. */
   maxPending: number;
 }
 
