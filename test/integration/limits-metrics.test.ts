@@ -145,6 +145,10 @@ describe('body budget', () => {
       expect(await gauge('ledger_body_waiting_requests')).toBe(0);
       const stored = await small.query<{ generation_id: string }>(`SELECT generation_id FROM generations ORDER BY generation_id`);
       expect(stored.map((r) => r.generation_id)).toEqual(['gen-budget-1', 'gen-budget-2']);
+
+      // A body larger than the whole budget is read alone, not refused.
+      const large = JSON.stringify(openRouterDelivery({ generationId: 'gen-budget-3', inputTokens: 1, outputTokens: 1, metadata: { note: 'x'.repeat(1_500_000) } }));
+      expect((await post(small.url, large, { key: k })).status).toBe(200);
     } finally {
       socket?.destroy();
       await small.stop();
