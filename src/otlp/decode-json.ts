@@ -237,11 +237,18 @@ function uint64(v: unknown, what: string): string {
   throw new BadField(`${what} must be an unsigned integer (as a decimal string), got ${JSON.stringify(v)}`);
 }
 
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
 function int64(v: unknown): number | string {
   if (typeof v === 'number' && Number.isInteger(v)) return v;
-  if (typeof v === 'string' && /^-?\d{1,19}$/.test(v)) {
+  if (typeof v === 'string' && /^-?\d+$/.test(v)) {
     const n = Number(v);
-    return Number.isSafeInteger(n) ? n : BigInt(v).toString();
+    if (Number.isSafeInteger(n)) return n;
+    // Over 19 significant digits is out of range: no BigInt of a megabyte of digits.
+    const big = v.replace(/^-?0*/, '').length <= 19 ? BigInt(v) : null;
+    if (big !== null && big >= INT64_MIN && big <= INT64_MAX) return big.toString();
+    throw new BadField(`intValue ${v.slice(0, 40)} is outside the 64-bit integer range`);
   }
   throw new BadField(`intValue must be an integer or a decimal string, got ${JSON.stringify(v)}`);
 }

@@ -119,6 +119,15 @@ describe('OTLP/JSON decoding', () => {
     expect(decodeJson('{}')).toEqual({ spans: [], rejected: [] });
   });
 
+  it('keeps 64-bit integers given as strings exactly, and names the range for one outside it', () => {
+    const attrs = (v: string) => decodeJson(wrap({ ...base, attributes: [{ key: 'n', value: { intValue: v } }] }));
+    expect(attrs('-9223372036854775808').spans[0]!.attributes).toEqual({ n: '-9223372036854775808' });
+    expect(attrs('00000000000000000000042').spans[0]!.attributes).toEqual({ n: 42 });
+    for (const v of ['9223372036854775808', '99999999999999999999', '1'.repeat(100_000)]) {
+      expect(attrs(v).rejected[0]!.message).toMatch(/^intValue \d+ is outside the 64-bit integer range$/);
+    }
+  });
+
   it('refuses a span whose start or end time is missing, or whose end comes before its start', () => {
     const out = decodeJson(
       JSON.stringify({
