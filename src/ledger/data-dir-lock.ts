@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -41,9 +41,7 @@ export function acquireLock(dataDir: string): () => void {
   const file = lockPath(dataDir);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const fd = openSync(file, 'wx', 0o600);
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
+      createWithPid(file);
       heldHere.add(path.resolve(dataDir));
       return () => {
         heldHere.delete(path.resolve(dataDir));
@@ -61,4 +59,19 @@ export function acquireLock(dataDir: string): () => void {
     }
   }
   throw new DataDirBusyError(`could not lock ${dataDir}`);
+}
+
+/**
+ * Creates the lock file with this process's pid already in it: written aside, then linked into
+ * place, which fails if the lock exists. Created empty and written after, another process could
+ * read it empty in between, take it for a dead holder's and remove it.
+ */
+function createWithPid(file: string): void {
+  const aside = `${file}.${process.pid}`;
+  writeFileSync(aside, String(process.pid), { mode: 0o600 });
+  try {
+    linkSync(aside, file);
+  } finally {
+    unlinkSync(aside);
+  }
 }
