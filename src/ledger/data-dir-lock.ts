@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -67,7 +68,8 @@ export function acquireLock(dataDir: string): () => void {
  * read it empty in between, take it for a dead holder's and remove it.
  */
 function createWithPid(file: string): void {
-  const aside = `${file}.${process.pid}`;
+  // Random, so that it is never a file another process has just linked as the lock.
+  const aside = `${file}.${randomBytes(6).toString('hex')}`;
   writeFileSync(aside, String(process.pid), { mode: 0o600 });
   try {
     linkSync(aside, file);
