@@ -47,7 +47,7 @@ export async function createKey(
       .onConflict((oc) => oc.column('slug').doNothing())
       .returning('id')
       .executeTakeFirst();
-    const org = await trx.selectFrom('orgs').select('id').where('slug', '=', input.org).executeTakeFirstOrThrow();
+    const org = inserted ?? (await trx.selectFrom('orgs').select('id').where('slug', '=', input.org).executeTakeFirstOrThrow());
     await trx
       .insertInto('api_keys')
       .values({
