@@ -33,31 +33,30 @@ export function checkSpan(span: OtlpSpan): Rejection | null {
   if (!Number.isInteger(span.statusCode) || span.statusCode < 0 || span.statusCode > SMALLINT_MAX) {
     return { reason: 'invalid_status', message: `span ${span.spanId}: status code ${span.statusCode} is out of range` };
   }
-  for (const t of [span.startTimeUnixNano, span.endTimeUnixNano]) {
-    if (!/^\d{1,20}$/.test(t) || BigInt(t) > INT64_MAX) {
-      return { reason: 'invalid_timestamp', message: `span ${span.spanId}: timestamp ${clip(t)} is out of range` };
-    }
-  }
   return checkTimes(span);
 }
 
 /**
- * OTLP calls both times semantically required, with end >= start. A missing (zero) start would date
- * the spend to 1970, outside every report's period, and an end before the start would make a
- * negative latency, so such a span is refused where its sender hears of it.
+ * Both times within int64 and, as OTLP requires, present with end >= start. A missing (zero) start
+ * would date the spend to 1970, outside every report's period, and an end before the start would
+ * make a negative latency, so such a span is refused where its sender hears of it.
  */
 function checkTimes(span: OtlpSpan): Rejection | null {
-  const start = BigInt(span.startTimeUnixNano);
-  const end = BigInt(span.endTimeUnixNano);
-  const problem =
-    start === 0n
-      ? 'start time is missing (startTimeUnixNano 0)'
-      : end === 0n
-        ? 'end time is missing (endTimeUnixNano 0)'
-        : end < start
-          ? 'end time is before its start time'
-          : null;
-  return problem === null ? null : { reason: 'invalid_timestamp', message: `span ${span.spanId}: ${problem}` };
+  const nanos: bigint[] = [];
+  for (const t of [span.startTimeUnixNano, span.endTimeUnixNano]) {
+    const n = /^\d{1,20}$/.test(t) ? BigInt(t) : null;
+    if (n === null || n > INT64_MAX) return badTime(span, `timestamp ${clip(t)} is out of range`);
+    nanos.push(n);
+  }
+  const [start, end] = nanos as [bigint, bigint];
+  if (start === 0n) return badTime(span, 'start time is missing (startTimeUnixNano 0)');
+  if (end === 0n) return badTime(span, 'end time is missing (endTimeUnixNano 0)');
+  if (end < start) return badTime(span, 'end time is before its start time');
+  return null;
+}
+
+function badTime(span: OtlpSpan, problem: string): Rejection {
+  return { reason: 'invalid_timestamp', message: `span ${span.spanId}: ${problem}` };
 }
 
 function clip(s: string): string {
