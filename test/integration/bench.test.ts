@@ -6,6 +6,7 @@ import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
 import { isLocalDatabase, type CpuPerDelivery } from '../../bench/cpu.js';
 import type { BenchSummary } from '../../bench/summary.js';
+import { isAlive } from '../support/process-alive.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -113,12 +114,7 @@ describe('npm run bench', () => {
 
   /** Whether anything the bench made is left: its server, its schemas or its directory. */
   async function leftBehind(databaseUrl: string, bench: { serverPid: number; ledger: string }) {
-    let serverRunning = true;
-    try {
-      process.kill(bench.serverPid, 0);
-    } catch {
-      serverRunning = false;
-    }
+    const serverRunning = isAlive(bench.serverPid);
     if (!databaseUrl) return { serverRunning, ledger: existsSync(bench.ledger) ? [bench.ledger] : [] };
     const client = new pg.Client({ connectionString: databaseUrl });
     await client.connect();

@@ -8,6 +8,7 @@ import { openDatabaseForCli } from '../../src/ledger/database.js';
 import { migrate } from '../../src/ledger/migrate.js';
 import { openRouterDelivery } from '../fixtures/openrouter.js';
 import { post } from '../support/http.js';
+import { isAlive } from '../support/process-alive.js';
 import { createTestLedger, type TestLedger } from '../support/test-server.js';
 
 let ledger: TestLedger;
@@ -131,11 +132,11 @@ describe('the server as a process', () => {
       npm.kill('SIGTERM');
       await npmExited;
       const deadline = Date.now() + 20_000;
-      while (alive(serverPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      expect(alive(serverPid)).toBe(false);
+      while (isAlive(serverPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(isAlive(serverPid)).toBe(false);
       expect(output).toContain('"msg":"draining in-flight requests"');
     } finally {
-      if (serverPid !== undefined && alive(serverPid)) process.kill(serverPid, 'SIGKILL');
+      if (serverPid !== undefined && isAlive(serverPid)) process.kill(serverPid, 'SIGKILL');
       npm.kill('SIGKILL');
     }
   });
@@ -160,12 +161,3 @@ describe('the server as a process', () => {
     }
   });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -1,9 +1,7 @@
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { idlePolling } from '../../bench/idle-polling.js';
 import { wakeUpRoundTrip } from '../../bench/wake-up.js';
+import { runEntry } from '../support/cli.js';
 
 describe("the bench's wake-up round trip", () => {
   it('times round trips through a second thread and names how the idle cores wait', async () => {
@@ -31,8 +29,8 @@ describe("the bench's wake-up round trip", () => {
   it('keeps its answer window after the commit floor on in-process PGlite, in a process of its own', async () => {
     // Those commits resolve without the event loop turning, so its cached time falls seconds
     // behind: a timeout counted from it ended before the second thread had loaded.
-    const script = fileURLToPath(new URL('../support/wake-up-after-commit-floor.ts', import.meta.url));
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script], { timeout: 60_000 });
+    const { code, stdout } = await runEntry('test/support/wake-up-after-commit-floor.ts', [], {});
+    expect(code).toBe(0);
     expect(JSON.parse(stdout)).toEqual({ round_trips: expect.any(Number) });
   });
 
