@@ -8,16 +8,34 @@ Big.PE = 1e6;
 const NUMERIC = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /**
+ * Bounds on an amount: far beyond any real spend, and they keep a short exponent from expanding
+ * into text that exhausts memory (`1e999999999` would be a gigabyte of digits) or that Postgres
+ * `numeric` cannot hold.
+ */
+const MAX_MAGNITUDE_EXPONENT = 14;
+const MAX_DECIMAL_PLACES = 1000;
+
+/** A value that is not an amount of money; the message completes "… must be". */
+export class NotAnAmountError extends Error {}
+
+/**
  * The exact decimal a sender meant. A double is taken at its shortest round-trip text (what JSON
  * shows), so 6.958e-05 is 0.00006958 and not the binary fraction behind it.
- * Returns null for values that are not a finite number.
+ * Throws NotAnAmountError for a value that is not a finite number within the bounds.
  */
-export function toDecimal(value: number | string): string | null {
-  if (typeof value === 'number') {
-    return Number.isFinite(value) ? new Big(String(value)).toFixed() : null;
+export function toDecimal(value: number | string): string {
+  const text = typeof value === 'number' ? (Number.isFinite(value) ? String(value) : null) : value.trim();
+  if (text === null || !NUMERIC.test(text)) throw new NotAnAmountError('a finite number');
+  // big.js takes no leading plus sign.
+  const amount = new Big(text.startsWith('+') ? text.slice(1) : text);
+  if (amount.eq(0)) return '0';
+  if (amount.e > MAX_MAGNITUDE_EXPONENT) {
+    throw new NotAnAmountError(`less than 1e${MAX_MAGNITUDE_EXPONENT + 1} in magnitude`);
   }
-  const s = value.trim();
-  return NUMERIC.test(s) ? new Big(s).toFixed() : null;
+  if (amount.c.length - 1 - amount.e > MAX_DECIMAL_PLACES) {
+    throw new NotAnAmountError(`given to at most ${MAX_DECIMAL_PLACES} decimal places`);
+  }
+  return amount.toFixed();
 }
 
 export function addDecimals(values: readonly string[]): string {

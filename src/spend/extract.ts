@@ -7,7 +7,7 @@ import {
   ROLLUP_OPERATIONS,
   USAGE_NAMES,
 } from './attribute-names.js';
-import { addDecimals, nanosToMillis, toDecimal } from './decimal.js';
+import { addDecimals, nanosToMillis, NotAnAmountError, toDecimal } from './decimal.js';
 
 /** What one span says about spend. Token counts are plain numbers: they are integers well under 2^53. */
 export interface Usage {
@@ -119,9 +119,14 @@ function money(a: Attributes, names: readonly string[]): string | null {
   const hit = first(a, names);
   if (!hit) return null;
   const [name, v] = hit;
-  const d = typeof v === 'number' || typeof v === 'string' ? toDecimal(v) : null;
-  if (d === null) throw new UsageError(`${name} must be a finite number, got ${JSON.stringify(v).slice(0, 40)}`);
-  return d;
+  const got = `got ${JSON.stringify(v).slice(0, 40)}`;
+  if (typeof v !== 'number' && typeof v !== 'string') throw new UsageError(`${name} must be a finite number, ${got}`);
+  try {
+    return toDecimal(v);
+  } catch (err) {
+    if (err instanceof NotAnAmountError) throw new UsageError(`${name} must be ${err.message}, ${got}`);
+    throw err;
+  }
 }
 
 /** Every `trace.metadata.<key>` attribute as `<key>`, its value keeping its JSON type. */

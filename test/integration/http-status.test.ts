@@ -104,6 +104,21 @@ describe('OTLP/HTTP status codes', () => {
     expect(row!.n).toBe('1');
   });
 
+  it('a cost beyond the bounds of an amount refuses its span, and a plus sign is read as a number', async () => {
+    const withCost = (generationId: string, cost: string) => {
+      const body = openRouterDelivery({ generationId, inputTokens: 1, outputTokens: 1 });
+      body.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes.push({ key: 'gen_ai.usage.total_cost', value: { stringValue: cost } });
+      return body;
+    };
+    const huge = await post(server.url, withCost('gen-huge', '1e999999999'), { key });
+    await expectStatus(huge, 400, 3, /gen_ai\.usage\.total_cost must be less than 1e15 in magnitude/);
+    expect((await post(server.url, withCost('gen-plus', '+0.25'), { key })).status).toBe(200);
+    const rows = await server.query<{ generation_id: string; cost_usd: string }>(
+      `SELECT generation_id, cost_usd::text FROM generations WHERE generation_id IN ('gen-huge', 'gen-plus')`,
+    );
+    expect(rows).toEqual([{ generation_id: 'gen-plus', cost_usd: '0.25' }]);
+  });
+
   it('partial success in protobuf for a protobuf request', async () => {
     const { ExportTraceServiceRequest } = await import('../../src/otlp/proto.js');
     const bytes = ExportTraceServiceRequest.encode(

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Attributes, OtlpSpan } from '../../src/otlp/model.js';
 import { extractUsage, UsageError } from '../../src/spend/extract.js';
-import { addDecimals, toDecimal } from '../../src/spend/decimal.js';
+import { addDecimals, NotAnAmountError, toDecimal } from '../../src/spend/decimal.js';
 import { splitContent } from '../../src/spend/content.js';
 
 function span(attributes: Attributes, over: Partial<OtlpSpan> = {}): OtlpSpan {
@@ -81,6 +81,17 @@ describe('usage extraction', () => {
     expect(() => extractUsage(span({ 'gen_ai.usage.total_cost': 'NaN' }))).toThrow(UsageError);
     expect(() => extractUsage(span({ 'gen_ai.usage.total_cost': true }))).toThrow(UsageError);
   });
+  it('refuses a cost beyond the bounds of an amount, before it is expanded into digits', () => {
+    expect(() => extractUsage(span({ 'gen_ai.usage.total_cost': '1e999999999' }))).toThrow(
+      'gen_ai.usage.total_cost must be less than 1e15 in magnitude, got "1e999999999"',
+    );
+    expect(() => extractUsage(span({ 'gen_ai.usage.input_cost': -1e15 }))).toThrow('less than 1e15 in magnitude');
+    expect(() => extractUsage(span({ 'gen_ai.usage.total_cost': '1e-999999999' }))).toThrow(
+      'gen_ai.usage.total_cost must be given to at most 1000 decimal places',
+    );
+    expect(extractUsage(span({ 'gen_ai.usage.total_cost': '999999999999999.5' }))?.costUsd).toBe('999999999999999.5');
+    expect(extractUsage(span({ 'gen_ai.usage.total_cost': 5e-324 }))?.costUsd).toBe(`0.${'0'.repeat(323)}5`);
+  });
 });
 
 describe('exact decimals', () => {
@@ -89,8 +100,10 @@ describe('exact decimals', () => {
     expect(toDecimal(1.4e-7)).toBe('0.00000014');
     expect(toDecimal(0.1)).toBe('0.1');
     expect(toDecimal('1e-3')).toBe('0.001');
-    expect(toDecimal(Infinity)).toBeNull();
-    expect(toDecimal('12abc')).toBeNull();
+    expect(toDecimal('+1.50')).toBe('1.5');
+    expect(toDecimal('-0')).toBe('0');
+    expect(() => toDecimal(Infinity)).toThrow(NotAnAmountError);
+    expect(() => toDecimal('12abc')).toThrow(NotAnAmountError);
   });
   it('adds without floating-point error', () => {
     expect(0.1 + 0.2).not.toBe(0.3);
