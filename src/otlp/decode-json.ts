@@ -160,16 +160,23 @@ function toSpan(s: Json, resource: OtlpResource, scope: OtlpScope): OtlpSpan {
   };
 }
 
-function attributes(raw: unknown): Attributes {
+/**
+ * Deepest nesting of attribute values (arrays, key-value lists) taken. Real ones nest a few levels;
+ * thousands would overflow the stack, and a protobuf body cannot nest even 50 (protobufjs, like
+ * protoc, stops at 100 nested messages).
+ */
+const MAX_VALUE_DEPTH = 32;
+
+function attributes(raw: unknown, depth = 0): Attributes {
   const out: Attributes = {};
   for (const item of list(raw, 'attributes')) {
     const kv = obj(item, 'attribute');
-    out[str(kv.key)] = anyValue(kv.value);
+    out[str(kv.key)] = anyValue(kv.value, depth);
   }
   return out;
 }
 
-function anyValue(raw: unknown): AttrValue {
+function anyValue(raw: unknown, depth: number): AttrValue {
   if (raw === undefined || raw === null) return null;
   const v = obj(raw, 'attribute value');
   if ('stringValue' in v || 'string_value' in v) return str(pick(v, 'stringValue', 'string_value'));
@@ -182,14 +189,21 @@ function anyValue(raw: unknown): AttrValue {
   if ('doubleValue' in v || 'double_value' in v) return doubleValue(pick(v, 'doubleValue', 'double_value'));
   if ('arrayValue' in v || 'array_value' in v) {
     const a = optObj(pick(v, 'arrayValue', 'array_value'), 'arrayValue');
-    return list(a.values, 'arrayValue.values').map(anyValue);
+    const inner = deeper(depth);
+    return list(a.values, 'arrayValue.values').map((item) => anyValue(item, inner));
   }
   if ('kvlistValue' in v || 'kvlist_value' in v) {
     const kv = optObj(pick(v, 'kvlistValue', 'kvlist_value'), 'kvlistValue');
-    return attributes(kv.values);
+    return attributes(kv.values, deeper(depth));
   }
   if ('bytesValue' in v || 'bytes_value' in v) return str(pick(v, 'bytesValue', 'bytes_value'));
   return null;
+}
+
+/** The depth of the values inside an array or key-value list at `depth`. */
+function deeper(depth: number): number {
+  if (depth >= MAX_VALUE_DEPTH) throw new BadField(`attribute values nest more than ${MAX_VALUE_DEPTH} levels deep`);
+  return depth + 1;
 }
 
 function pick(o: Json, camel: string, snake: string): unknown {

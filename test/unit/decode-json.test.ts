@@ -155,4 +155,22 @@ describe('OTLP/JSON decoding', () => {
     expect(out.rejected.every((r) => r.reason === 'invalid_timestamp')).toBe(true);
     expect(out.spans.map((s) => s.endTimeUnixNano === s.startTimeUnixNano)).toEqual([true]);
   });
+
+  it('refuses a span whose attribute values nest more than 32 levels deep, instead of overflowing the stack', () => {
+    // Built as text: JSON.stringify itself cannot nest 100,000 levels.
+    const nest = (levels: number, open: string, close: string) =>
+      JSON.stringify({ ...base, attributes: [{ key: 'trace.metadata.deep', value: 0 }] }).replace(
+        '"value":0',
+        `"value":${open.repeat(levels)}{"stringValue":"x"}${close.repeat(levels)}`,
+      );
+    const array = ['{"arrayValue":{"values":[', ']}}'] as const;
+    const kvlist = ['{"kvlistValue":{"values":[{"key":"k","value":', '}]}}'] as const;
+    const spans = [nest(32, ...array), nest(33, ...array), nest(33, ...kvlist), nest(100_000, ...array)];
+    const out = decodeJson(`{"resourceSpans":[{"scopeSpans":[{"spans":[${spans.join(',')}]}]}]}`);
+    expect(out.spans).toHaveLength(1);
+    expect(JSON.stringify(out.spans[0]!.attributes)).toBe(`{"trace.metadata.deep":${'['.repeat(32)}"x"${']'.repeat(32)}}`);
+    expect(out.rejected).toEqual(
+      Array(3).fill({ reason: 'invalid_span', message: 'attribute values nest more than 32 levels deep' }),
+    );
+  });
 });
