@@ -46,14 +46,19 @@ const WINDOW_OPTIONS = {
 
 /** Writes to stdout, waiting when the pipe is full, so exports stream with flat memory. */
 function write(chunk: string): Promise<void> {
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     if (process.stdout.write(chunk)) resolve();
-    else {
-      process.stdout.once('drain', resolve);
-      process.stdout.once('error', reject);
-    }
+    else process.stdout.once('drain', resolve);
   });
 }
+
+// A reader that stops early (`ledger export | head`) closes the pipe: stop quietly, as Unix tools
+// do, not with a stack trace. Any other failure to write (a full disk) is an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  process.stderr.write(`ledger: cannot write the output: ${err.message}\n`);
+  process.exit(1);
+});
 
 type Out = (line: string) => void;
 

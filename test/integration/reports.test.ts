@@ -2,7 +2,7 @@ import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRouterDelivery } from '../fixtures/openrouter.js';
 import { post } from '../support/http.js';
-import { ledgerCli } from '../support/cli.js';
+import { ledgerCli, ledgerCliIntoClosedPipe } from '../support/cli.js';
 import { createTestLedger, startTestServer, type TestLedger, type TestServer } from '../support/test-server.js';
 
 let ledger: TestLedger;
@@ -211,5 +211,12 @@ describe('exports', () => {
     const bad = await ledgerCli(['report', '--org', 'acme', '--by', 'colour'], ledger.env);
     expect(bad).toMatchObject({ code: 64 });
     expect(bad.stderr).toMatch(/^--by: unknown dimension "colour"/);
+  });
+
+  it('piped into a reader that stops early (| head), report and export stop quietly', async () => {
+    for (const args of [['export', '--format', 'csv'], ['report', '--by', 'day']]) {
+      const result = await ledgerCliIntoClosedPipe([...args, '--org', 'acme', '--from', FROM, '--to', TO], ledger.env);
+      expect(result, args[0]).toEqual({ code: 0, stderr: '' });
+    }
   });
 });
