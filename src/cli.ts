@@ -183,5 +183,6 @@ run(process.argv.slice(2), (line) => process.stdout.write(`${line}\n`)).catch((e
   else if (err instanceof ConfigError || err instanceof KeyStoreError || err instanceof DataDirBusyError) {
     process.stderr.write(`${err.message}\n`);
   } else process.stderr.write(`ledger: ${(err as Error).message}\n`);
-  process.exit(err instanceof UsageError || err instanceof ParamError ? 64 : 1);
+  // A key-store error is an argument naming nothing (a slug that cannot be one, an unknown key id).
+  process.exit(err instanceof UsageError || err instanceof ParamError || err instanceof KeyStoreError ? 64 : 1);
 });

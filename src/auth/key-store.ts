@@ -25,6 +25,7 @@ export interface KeyListing {
   revoked: string | null;
 }
 
+/** An argument the key store cannot take: a slug that cannot be one, a key id it does not hold. */
 export class KeyStoreError extends Error {}
 
 export const ORG_SLUG = /^[a-z0-9][a-z0-9_-]{0,62}$/;

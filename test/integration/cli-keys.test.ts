@@ -67,10 +67,10 @@ describe('ledger keys', () => {
     expect(badScope.code).toBe(64);
     expect(badScope.stderr).toMatch(/--scope must be ingest or read/);
     const badOrg = await ledgerCli(['keys', 'create', '--org', 'Not A Slug'], ledger.env);
-    expect(badOrg.code).toBe(1);
+    expect(badOrg.code).toBe(64);
     expect(badOrg.stderr).toMatch(/invalid org slug/);
     const unknown = await ledgerCli(['keys', 'revoke', '00000000-0000-0000-0000-000000000000'], ledger.env);
-    expect(unknown).toMatchObject({ code: 1, stderr: 'no key with id 00000000-0000-0000-0000-000000000000\n' });
+    expect(unknown).toMatchObject({ code: 64, stderr: 'no key with id 00000000-0000-0000-0000-000000000000\n' });
     const badEnv = await ledgerCli(['keys', 'list'], { ...ledger.env, DATABASE_URL: 'mysql://nope' });
     expect(badEnv.stderr).toMatch(/^invalid configuration: DATABASE_URL/);
   });
