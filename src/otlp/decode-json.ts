@@ -34,8 +34,10 @@ const STATUS_CODES: Record<string, number> = { STATUS_CODE_UNSET: 0, STATUS_CODE
  */
 export function decodeJson(body: Buffer | string): DecodedTraces {
   let root: unknown;
+  const text = typeof body === 'string' ? body : body.toString('utf8');
   try {
-    root = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
+    // A byte order mark before the JSON is allowed to be ignored (RFC 8259 §8.1), and some writers add one.
+    root = JSON.parse(text.startsWith('\uFEFF') ? text.slice(1) : text);
   } catch (err) {
     throw new UndecodableBodyError(`body is not valid JSON: ${(err as Error).message}`);
   }

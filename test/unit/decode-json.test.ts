@@ -113,10 +113,11 @@ describe('OTLP/JSON decoding', () => {
     ]);
   });
 
-  it('refuses what is not an OTLP JSON object at all', () => {
+  it('refuses what is not an OTLP JSON object at all, and reads one after a byte order mark', () => {
     expect(() => decodeJson('{"resourceSpans": [')).toThrow(UndecodableBodyError);
     expect(() => decodeJson('[1,2]')).toThrow(UndecodableBodyError);
     expect(decodeJson('{}')).toEqual({ spans: [], rejected: [] });
+    expect(decodeJson(Buffer.from(`\uFEFF${wrap(base)}`)).spans).toHaveLength(1);
   });
 
   it('keeps 64-bit integers given as strings exactly, and names the range for one outside it', () => {
