@@ -4,7 +4,9 @@ import { z } from 'zod';
 export const FIXED_DIMENSIONS = ['day', 'week', 'month', 'model', 'provider', 'user', 'session', 'api_key'] as const;
 export type Dimension = (typeof FIXED_DIMENSIONS)[number] | `meta.${string}`;
 
-const META = /^meta\.[A-Za-z0-9_.:-]{1,100}$/;
+// A metadata key is the sender's own ("Cost Centre", "coût"): any text but a comma (it separates
+// dimensions) or a control character. It reaches SQL only as a bound parameter.
+const META = /^meta\.[^\p{Cc}]{1,200}$/u;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 // Date.parse rolls 2026-02-30 over to 2 March; a period must be the one the person asked for.
 const CALENDAR_DATE = z.iso.date();

@@ -20,6 +20,9 @@ describe('report parameters', () => {
     expect(() => parseReportParams({ to: '2026-04-31T10:00:00Z' }, now)).toThrow(/^to: /);
     expect(parseReportParams({ from: '2028-02-29', to: '2028-02-29' }, now).to).toEqual(new Date('2028-03-01T00:00:00Z'));
   });
+  it('groups by any metadata key a sender may use, spaces and accents included', () => {
+    expect(parseReportParams({ by: 'meta.Cost Centre,meta.coût/équipe' }, now).by).toEqual(['meta.Cost Centre', 'meta.coût/équipe']);
+  });
   it('takes --last windows', () => {
     expect(parseReportParams({ last: '24h' }, now).from).toEqual(new Date('2026-11-20T12:00:00Z'));
   });
@@ -27,6 +30,7 @@ describe('report parameters', () => {
     const cases: [Record<string, string>, string][] = [
       [{ by: 'day,day' }, 'by'],
       [{ by: 'meta.' }, 'by'],
+      [{ by: 'meta.a\nb' }, 'by'],
       [{ from: '11/01/2026' }, 'from'],
       [{ to: 'soon' }, 'to'],
       [{ last: '1y' }, 'last'],
