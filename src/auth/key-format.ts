@@ -19,6 +19,13 @@ export function looksLikeKey(key: string): boolean {
   return KEY_SHAPE.test(key);
 }
 
+const KEY_ANYWHERE = /asl_[A-Za-z0-9_-]{43}/g;
+
+/** Text with every key-shaped part masked: for log lines holding what a sender wrote (a URL, a header). */
+export function maskKeys(text: string): string {
+  return text.replace(KEY_ANYWHERE, `${KEY_PREFIX}[redacted]`);
+}
+
 /** What may be shown of a key: its prefix and first characters. */
 export function displayPrefix(key: string): string {
   return key.slice(0, KEY_PREFIX.length + 6);

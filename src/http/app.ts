@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyRequest } fro
 import { sql } from 'kysely';
 import type { Config } from '../config.js';
 import type { KeyVerifier } from '../auth/verifier.js';
+import { maskKeys } from '../auth/key-format.js';
 import type { LedgerDatabase } from '../ledger/database.js';
 import type { LedgerWriter } from '../ledger/ledger-writer.js';
 import type { DeliveryPreparer } from '../ingest/prepare-pool.js';
@@ -62,12 +63,19 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
   });
 
+  const debugLogging = config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace';
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    request.log.debug(
-      { method: request.method, url: request.url, headers: request.headers, status: reply.statusCode, ms: reply.elapsedTime },
-      'request completed',
-    );
+    if (debugLogging) {
+      // A key may be pasted where it does not belong (the Base URL's query, a custom header).
+      const headers = Object.fromEntries(
+        Object.entries(request.headers).map(([name, value]) => [name, typeof value === 'string' ? maskKeys(value) : value]),
+      );
+      request.log.debug(
+        { method: request.method, url: maskKeys(request.url), headers, status: reply.statusCode, ms: reply.elapsedTime },
+        'request completed',
+      );
+    }
     metrics.requests.inc({ route, status: String(reply.statusCode) });
     metrics.requestSeconds.observe({ route }, reply.elapsedTime / 1000);
   });

@@ -150,6 +150,9 @@ describe('the server as a process', () => {
       expect(ok.status).toBe(200);
       const wrong = `asl_${'Z'.repeat(43)}`;
       expect((await post(server.url, delivery, { key: wrong })).status).toBe(401);
+      // A key pasted where it does not belong: into the Base URL's query, or a header of the sender's own.
+      const misplaced = await post(server.url, delivery, { key, path: `/v1/traces?api_key=${key}`, headers: { 'x-forwarded-key': key } });
+      expect(misplaced.status).toBe(200);
     } finally {
       await server.stop();
     }
