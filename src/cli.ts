@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, MAX_RETENTION_DAYS, wholeNumber } from './config.js';
 import { createKey, KeyStoreError, listKeys, revokeKey } from './auth/key-store.js';
 import { openDatabaseForCli, type LedgerDatabase } from './ledger/database.js';
 import { migrate } from './ledger/migrate.js';
@@ -159,10 +159,13 @@ async function run(argv: string[], out: Out): Promise<void> {
   if (command === 'content' && sub === 'purge') {
     const { values } = parseOptions({ args: argv.slice(2), options: { 'older-than-days': { type: 'string' } } });
     const given = values['older-than-days'];
-    const days = given !== undefined ? Number(given) : config.LEDGER_CONTENT_RETENTION_DAYS;
-    if (days === undefined || !Number.isInteger(days) || days < 0) {
-      throw new UsageError('content purge needs --older-than-days <n> (a whole number) or LEDGER_CONTENT_RETENTION_DAYS');
+    let days = config.LEDGER_CONTENT_RETENTION_DAYS;
+    if (given !== undefined) {
+      const parsed = wholeNumber(0, MAX_RETENTION_DAYS).safeParse(given);
+      if (!parsed.success) throw new ParamError('older-than-days', parsed.error.issues[0]!.message);
+      days = parsed.data;
     }
+    if (days === undefined) throw new UsageError('content purge needs --older-than-days <n> or LEDGER_CONTENT_RETENTION_DAYS');
     await withLedger(async ({ db }) => {
       const deleted = await purgeContent(db, days);
       out(`purged content of ${deleted} span(s) received more than ${days} day(s) ago`);

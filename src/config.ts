@@ -6,14 +6,18 @@ const bool = z
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 // Digits only: coercion would read " " as 0 and "0x10" as 16, and say "received NaN" for "abc".
-const int = (min: number, max: number) =>
+/** Content is kept at most this long (a century): a longer retention is a typo. */
+export const MAX_RETENTION_DAYS = 36500;
+
+/** A whole number in [min, max] written as digits only (no sign, exponent or hex). */
+export const wholeNumber = (min: number, max: number) =>
   z
     .string()
     .refine((v) => /^\d{1,10}$/.test(v) && Number(v) >= min && Number(v) <= max, `must be a whole number from ${min} to ${max}`)
     .transform(Number);
 
 const schema = z.object({
-  PORT: int(0, 65535).default(4318),
+  PORT: wholeNumber(0, 65535).default(4318),
   HOST: z.string().min(1).default('127.0.0.1'),
   DATABASE_URL: z
     .string()
@@ -22,36 +26,36 @@ const schema = z.object({
   DATA_DIR: z.string().min(1).default('./data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LEDGER_STORE_CONTENT: bool.default(false),
-  LEDGER_CONTENT_RETENTION_DAYS: int(1, 36500).optional(),
+  LEDGER_CONTENT_RETENTION_DAYS: wholeNumber(1, MAX_RETENTION_DAYS).optional(),
   /** Largest accepted body, raw or after decompression. */
-  LEDGER_MAX_BODY_BYTES: int(1024, 1024 ** 3).default(64 * 1024 * 1024),
+  LEDGER_MAX_BODY_BYTES: wholeNumber(1024, 1024 ** 3).default(64 * 1024 * 1024),
   /** Bytes of bodies (as sent) read at once; further deliveries wait their turn before being read. */
-  LEDGER_MAX_BODY_BYTES_IN_FLIGHT: int(1024 * 1024, 8 * 1024 ** 3).default(64 * 1024 * 1024),
+  LEDGER_MAX_BODY_BYTES_IN_FLIGHT: wholeNumber(1024 * 1024, 8 * 1024 ** 3).default(64 * 1024 * 1024),
   /** How long a verified key is trusted before it is looked up again (revocation delay). */
-  LEDGER_KEY_CACHE_MS: int(0, 60_000).default(2_000),
+  LEDGER_KEY_CACHE_MS: wholeNumber(0, 60_000).default(2_000),
   /** Group commit: most requests in one transaction, and the longest a request waits for company. */
-  LEDGER_BATCH_MAX_REQUESTS: int(1, 10_000).default(256),
-  LEDGER_BATCH_MAX_WAIT_MS: int(0, 1_000).default(2),
+  LEDGER_BATCH_MAX_REQUESTS: wholeNumber(1, 10_000).default(256),
+  LEDGER_BATCH_MAX_WAIT_MS: wholeNumber(0, 1_000).default(2),
   /** Requests per second one key may send to ingest (per server process); 0 turns the limit off. */
-  LEDGER_RATE_LIMIT_PER_KEY: int(0, 1_000_000).default(10_000),
+  LEDGER_RATE_LIMIT_PER_KEY: wholeNumber(0, 1_000_000).default(10_000),
   /** Deliveries in hand (arriving, waiting, prepared or committing) beyond which new ones get 503 at once. */
-  LEDGER_MAX_PENDING_REQUESTS: int(1, 1_000_000).default(20_000),
+  LEDGER_MAX_PENDING_REQUESTS: wholeNumber(1, 1_000_000).default(20_000),
   /** The whole request must arrive within this time; a stalled sender is cut off. */
-  LEDGER_REQUEST_TIMEOUT_MS: int(100, 600_000).default(60_000),
+  LEDGER_REQUEST_TIMEOUT_MS: wholeNumber(100, 600_000).default(60_000),
   /** Group-commit transactions running at once (Postgres; PGlite is one session, so always 1). */
-  LEDGER_WRITE_CONCURRENCY: int(1, 64).default(2),
-  LEDGER_POOL_SIZE: int(1, 200).default(8),
+  LEDGER_WRITE_CONCURRENCY: wholeNumber(1, 64).default(2),
+  LEDGER_POOL_SIZE: wholeNumber(1, 200).default(8),
   /**
    * Postgres's backend_flush_after for the write transactions, in kB (0: the server's own). Their
    * data then reaches the disk as it is written, not in bursts that stall every commit's WAL flush.
    */
-  LEDGER_WRITE_FLUSH_AFTER_KB: int(0, 2048).default(256),
+  LEDGER_WRITE_FLUSH_AFTER_KB: wholeNumber(0, 2048).default(256),
   /**
    * Threads that decode deliveries and build their rows, off the thread that serves HTTP; 0 does
    * that on the serving thread. Default: one per core beyond the first (none on one core, where a
    * thread would only add hand-over costs), at most 4.
    */
-  LEDGER_PREPARE_THREADS: int(0, 64).default(Math.min(4, availableParallelism() - 1)),
+  LEDGER_PREPARE_THREADS: wholeNumber(0, 64).default(Math.min(4, availableParallelism() - 1)),
   /** Extra header names whose values never reach the logs (comma-separated). */
   LEDGER_REDACT_HEADERS: z
     .string()

@@ -123,6 +123,11 @@ describe('ledger content purge', () => {
       expect(left).toEqual({ content: '1', spans: '2' });
       const noDays = await ledgerCli(['content', 'purge'], ledgerWithContent.env);
       expect(noDays.code).toBe(64);
+      // Read as written: not as hex or an exponent, and never past what the database can count in days.
+      for (const days of ['99999999999', '0x10', '1e2', '1.5']) {
+        const refused = await ledgerCli(['content', 'purge', '--older-than-days', days], ledgerWithContent.env);
+        expect(refused, days).toEqual({ code: 64, stdout: '', stderr: '--older-than-days: must be a whole number from 0 to 36500\n' });
+      }
     } finally {
       await srv.stop();
       await ledgerWithContent.drop();
