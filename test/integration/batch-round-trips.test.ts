@@ -9,6 +9,7 @@ import { LedgerWriter, type WriteRequest } from '../../src/ledger/ledger-writer.
 import { decodeJson } from '../../src/otlp/decode-json.js';
 import { prepareSpans } from '../../src/spend/records.js';
 import { openRouterDelivery } from '../fixtures/openrouter.js';
+import { manyTracesBody } from '../fixtures/otlp-json.js';
 import { generationCounts } from '../support/ledger-counts.js';
 import { proxyInFrontOf, type TcpProxy } from '../support/tcp-proxy.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
@@ -131,6 +132,30 @@ describe.runIf(inject('databaseUrl') !== '')('a batch’s transaction on Postgre
       await holder.query('COMMIT');
       await written;
       expect(await generationCounts(server, 'gen-rt-locked')).toEqual({ spans: '3', generations: '1', usd: '0.01' });
+    } finally {
+      await holder.end();
+    }
+  });
+
+  it('a request touching more than 1,000 traces takes the all-traces lock alone: it waits for the batches in flight', async () => {
+    const holder = new pg.Client({ connectionString: server.ledgerEnv.DATABASE_URL });
+    await holder.connect();
+    try {
+      // What every batch of up to 1,000 traces takes before its trace locks (migrations/008).
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock_shared(1001, 8)');
+      const writer = new LedgerWriter(viaProxy.bulkTransaction, { maxItems: 1, maxWaitMs: 0, maxInFlight: 1 });
+      let settled = false;
+      const written = writer.write(staged(manyTracesBody('gen-rt-many', 1_001))).finally(() => (settled = true));
+      const waiting = () =>
+        server.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event = 'advisory' AND application_name = '${APPLICATION}'`);
+      for (let i = 0; i < 100 && (await waiting()).length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(await waiting()).toHaveLength(1);
+      expect(settled).toBe(false);
+      await holder.query('COMMIT');
+      await written;
+      const [stored] = await server.query(`SELECT count(*)::text AS n FROM generations WHERE generation_id LIKE 'gen-rt-many-%'`);
+      expect(stored).toEqual({ n: '1001' });
     } finally {
       await holder.end();
     }

@@ -4,6 +4,7 @@ import { decodeJson } from '../../src/otlp/decode-json.js';
 import { stageSpans } from '../../src/ledger/copy-rows.js';
 import { prepareSpans, type SpanRecord } from '../../src/spend/records.js';
 import { openRouterDelivery } from '../fixtures/openrouter.js';
+import { manyTracesBody } from '../fixtures/otlp-json.js';
 import { generationCounts } from '../support/ledger-counts.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
@@ -72,6 +73,13 @@ describe('group commit', () => {
     await Promise.all([writer.write(request('gen-gc-race')), writer.write(request('gen-gc-race'))]);
     expect(await generationCounts(server, 'gen-gc-race')).toEqual({ spans: '6', generations: '1', usd: '0.01' });
     expect(rewrites).toEqual(['duplicate']);
+  });
+
+  it('writes a request touching 20,000 traces, more than Postgres holds locks for at once', async () => {
+    const writer = new LedgerWriter(server.ledger.bulkTransaction, { maxItems: 1, maxWaitMs: 0, maxInFlight: 1 });
+    await writer.write(request('gen-many', prepareSpans(decodeJson(JSON.stringify(manyTracesBody('gen-many', 20_000))), false).records));
+    const [stored] = await server.query(`SELECT count(*)::text AS n, sum(cost_usd)::text AS usd FROM generations WHERE generation_id LIKE 'gen-many-%'`);
+    expect(stored).toEqual({ n: '20000', usd: '20.000' });
   });
 
   it('sets backend_flush_after for its own transactions only, on Postgres', async () => {
