@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
@@ -8,6 +8,7 @@ import { pgBulkTransaction, pgliteBulkTransaction, type RunBulkTransaction } fro
 import { acquireLock, DataDirBusyError, lockHolder } from './data-dir-lock.js';
 import { bridgeAnswers, bridgeDialect, serveBridge } from './local-bridge.js';
 import type { DB } from './schema.js';
+import { ConfigError } from '../config.js';
 
 export interface LedgerDatabase {
   db: Kysely<DB>;
@@ -57,7 +58,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<OwnLedgerData
     return { db, kind: 'postgres', pool, bulkTransaction: pgBulkTransaction(pool, opts.writeFlushAfterKb), close: () => db.destroy() };
   }
   const inMemory = opts.dataDir.startsWith('memory://');
-  if (!inMemory) mkdirSync(opts.dataDir, { recursive: true });
+  if (!inMemory) makeDataDir(opts.dataDir);
   const unlock = inMemory ? () => {} : acquireLock(opts.dataDir);
   // int8 and numeric stay strings, as pg gives them: counts and money are never rounded to doubles.
   try {
@@ -77,6 +78,17 @@ export async function openDatabase(opts: DatabaseOptions): Promise<OwnLedgerData
   } catch (err) {
     unlock();
     throw err;
+  }
+}
+
+/** The embedded ledger's directory, made if missing; one that cannot be is a configuration error naming DATA_DIR. */
+function makeDataDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'EEXIST' ? 'a file, not a directory' : (err as Error).message;
+    throw new ConfigError(`invalid configuration: DATA_DIR: "${dir}" cannot hold the ledger: ${why}`);
   }
 }
 

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRouterDelivery } from '../fixtures/openrouter.js';
 import { ledgerCli } from '../support/cli.js';
@@ -73,6 +74,13 @@ describe('ledger keys', () => {
     expect(unknown).toMatchObject({ code: 64, stderr: 'no key with id 00000000-0000-0000-0000-000000000000\n' });
     const badEnv = await ledgerCli(['keys', 'list'], { ...ledger.env, DATABASE_URL: 'mysql://nope' });
     expect(badEnv.stderr).toMatch(/^invalid configuration: DATABASE_URL/);
+    // The embedded ledger's directory given as a file: one line naming the variable, not a bare EEXIST.
+    const notADir = await ledgerCli(['keys', 'list'], { DATA_DIR: fileURLToPath(import.meta.url) });
+    expect(notADir).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `invalid configuration: DATA_DIR: "${fileURLToPath(import.meta.url)}" cannot hold the ledger: a file, not a directory\n`,
+    });
   });
 
   it('prints its usage on help or --help, to stdout with exit code 0, whatever the environment', async () => {
