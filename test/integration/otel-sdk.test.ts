@@ -157,4 +157,24 @@ describe('agent trees: usage rolled up on parents is not counted twice', () => {
     }
     expect(await totals('under-request-across')).toEqual([{ n: '3', usd: '0.38', models: 'claude-a,claude-b,inner' }]);
   });
+
+  it('marks an ancestor however far above its usage below: 300 plain steps apart, and along a chain of 2,000 LLM calls', async () => {
+    const rec = recorder('deep');
+    const chain = (tag: string, links: number, usageEveryLink: boolean) => {
+      const root = rec.start('chat root', { ...llm('root', 10, 1, 0.5), 'test.tree': tag });
+      const opened = [root];
+      for (let i = 0; i < links; i++) {
+        const attributes = usageEveryLink ? { ...llm('link', 10, 1, 0.001), 'test.tree': tag } : { 'test.tree': tag };
+        opened.push(rec.start(`step ${i}`, attributes, opened.at(-1)));
+      }
+      opened.push(rec.start('chat leaf', { ...llm('leaf', 10, 1, 0.25), 'test.tree': tag }, opened.at(-1)));
+      for (const span of opened.reverse()) span.end();
+    };
+    chain('deep-apart', 300, false);
+    chain('deep-chain', 2_000, true);
+    expect((await exportSpans(server.url + '/v1/traces', key, rec.finished(), { encoding: 'protobuf', gzip: true })).code).toBe(ExportResultCode.SUCCESS);
+    // Only the deepest LLM call of each trace is a generation; everything above it is a roll-up.
+    expect(await totals('deep-apart')).toEqual([{ n: '1', usd: '0.25', models: 'leaf' }]);
+    expect(await totals('deep-chain')).toEqual([{ n: '1', usd: '0.25', models: 'leaf' }]);
+  });
 });
