@@ -26,6 +26,10 @@ export function checkSpan(span: OtlpSpan): Rejection | null {
   if (span.parentSpanId !== null && !SPAN_ID.test(span.parentSpanId)) {
     return { reason: 'invalid_parent_span_id', message: `span ${span.spanId}: parent span id must be empty or 8 bytes` };
   }
+  // Its own parent, a span would be the roll-up of its own usage, and that usage counted nowhere.
+  if (span.parentSpanId === span.spanId) {
+    return { reason: 'invalid_parent_span_id', message: `span ${span.spanId}: a span cannot be its own parent` };
+  }
   // Enums outside their range are kept when the ledger can hold them (smallint); others are refused.
   if (!Number.isInteger(span.kind) || span.kind < 0 || span.kind > SMALLINT_MAX) {
     return { reason: 'invalid_kind', message: `span ${span.spanId}: kind ${span.kind} is out of range` };
