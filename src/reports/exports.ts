@@ -5,7 +5,7 @@ import type { ReportWindow } from './report-params.js';
 
 export type ExportFormat = 'csv' | 'focus';
 
-const PAGE = 5_000;
+const PAGE = 1_000;
 const ISO_US = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
 
 /** One row per generation: the `generations` view's columns. */

@@ -1,6 +1,7 @@
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRouterDelivery } from '../fixtures/openrouter.js';
+import { manyTracesBody } from '../fixtures/otlp-json.js';
 import { post } from '../support/http.js';
 import { ledgerCli, ledgerCliIntoClosedPipe } from '../support/cli.js';
 import { createTestLedger, startTestServer, type TestLedger, type TestServer } from '../support/test-server.js';
@@ -168,6 +169,26 @@ describe('exports', () => {
     const cents = rows.reduce((s, r) => s + (r.cost_usd ? BigInt(Math.round(Number(r.cost_usd) * 1e10)) : 0n), 0n);
     expect(Number(cents) / 1e10).toBeCloseTo(Number(all!.cost_usd), 9);
     expect(JSON.parse(rows[0]!.metadata!)).toHaveProperty('department');
+  });
+
+  it('a long export does not hold up deliveries: one sent while it streams is stored before it ends', async () => {
+    const { key: bulkIngest } = await server.key('bulk');
+    const { key: bulkRead } = await server.key('bulk', 'read');
+    expect((await post(server.url, manyTracesBody('gen-bulk', 20_000), { key: bulkIngest })).status).toBe(200);
+    const res = await fetch(`${server.url}/developer/v1/ai-usage/export?format=csv&from=2025-01-01&to=2026-12-31`, { headers: { authorization: `Bearer ${bulkRead}` } });
+    const reader = res.body!.getReader();
+    let exportEnded = false;
+    const rest = (async () => {
+      let bytes = 0;
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) bytes += chunk.value.length;
+      exportEnded = true;
+      return bytes;
+    })();
+    const sent = await post(server.url, openRouterDelivery({ generationId: 'gen-during-export', inputTokens: 1, outputTokens: 1, totalCost: 0.01 }), { key: bulkIngest });
+    expect(sent.status).toBe(200);
+    // On PGlite, whose one session the export takes page after page, the delivery waited for it to end.
+    expect(exportEnded).toBe(false);
+    expect(await rest).toBeGreaterThan(20_000 * 100);
   });
 
   it('FOCUS 1.2: every Mandatory column, valid values, costs equal to the report', async () => {
