@@ -1,4 +1,3 @@
-import { setImmediate } from 'node:timers/promises';
 import type { PGlite } from '@electric-sql/pglite';
 import type { CompiledQuery, DatabaseConnection, Dialect, QueryResult } from 'kysely';
 import { postgresDialect, SqlTransactionDriver } from './kysely-driver-base.js';
@@ -20,11 +19,6 @@ export function pgliteDialect(client: PGlite, turn: () => Promise<() => void>): 
 export function sessionTurns(): () => Promise<() => void> {
   let queue: Promise<void> = Promise.resolve();
   return async () => {
-    // PGlite answers in promise callbacks alone, so a caller taking turn after turn (an export's
-    // pages) never let the event loop run: requests arriving meanwhile could not so much as ask for
-    // a turn until it was done, and ingestion stood still for a whole export. One pass of the event
-    // loop before joining the queue lets them ask first.
-    await setImmediate();
     let release!: () => void;
     const done = new Promise<void>((resolve) => (release = resolve));
     const previous = queue;

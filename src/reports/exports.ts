@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises';
 import { stringify } from 'csv-stringify/sync';
 import { sql, type Kysely, type QueryResult, type RawBuilder } from 'kysely';
 import type { DB } from '../ledger/schema.js';
@@ -45,6 +46,9 @@ export async function* generationsCsv(db: Kysely<DB>, orgId: string, window: Rep
     const last: Record<string, string | null> = page.rows[page.rows.length - 1]!;
     after = { t: last.started_at!, trace: last.trace_id!, span: last.span_id! };
     if (page.rows.length < PAGE) return;
+    // PGlite answers in promise callbacks alone: without a pass of the event loop between pages,
+    // no delivery arriving meanwhile could ask for a turn at its one session until the export ended.
+    await setImmediate();
   }
 }
 
