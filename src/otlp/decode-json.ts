@@ -246,10 +246,14 @@ function uint(v: unknown): number {
   return n;
 }
 
+const UINT64_LIMIT = 2 ** 64;
+
 function uint64(v: unknown, what: string): string {
   if (v === undefined || v === null) return '0';
   if (typeof v === 'string' && /^\d{1,20}$/.test(v)) return BigInt(v).toString();
-  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return String(v);
+  // The proto3 JSON mapping lets senders write 64-bit integers as numbers too. A nanosecond time
+  // is past 2^53, so JSON.parse has already rounded it (to 256 ns, today): that is the best there is.
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < UINT64_LIMIT) return BigInt(v).toString();
   throw new BadField(`${what} must be an unsigned integer (as a decimal string), got ${JSON.stringify(v)}`);
 }
 

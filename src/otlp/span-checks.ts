@@ -1,6 +1,8 @@
 import type { OtlpSpan, Rejection } from './model.js';
 
 const INT64_MAX = 9223372036854775807n;
+// No LLM was billed before this; an earlier start is a time in the wrong unit (Date.now() is in ms).
+const YEAR_2000_NANOS = 946_684_800_000_000_000n;
 const SMALLINT_MAX = 32767;
 const TRACE_ID = /^[0-9a-f]{32}$/;
 const SPAN_ID = /^[0-9a-f]{16}$/;
@@ -41,9 +43,10 @@ export function checkSpan(span: OtlpSpan): Rejection | null {
 }
 
 /**
- * Both times within int64 and, as OTLP requires, present with end >= start. A missing (zero) start
- * would date the spend to 1970, outside every report's period, and an end before the start would
- * make a negative latency, so such a span is refused where its sender hears of it.
+ * Both times within int64 and, as OTLP requires, present with end >= start. A missing (zero) start,
+ * or one in milliseconds, would date the spend to 1970, outside every report's period, and an end
+ * before the start would make a negative latency, so such a span is refused where its sender hears
+ * of it.
  */
 function checkTimes(span: OtlpSpan): Rejection | null {
   const nanos: bigint[] = [];
@@ -55,6 +58,10 @@ function checkTimes(span: OtlpSpan): Rejection | null {
   const [start, end] = nanos as [bigint, bigint];
   if (start === 0n) return badTime(span, 'start time is missing (startTimeUnixNano 0)');
   if (end === 0n) return badTime(span, 'end time is missing (endTimeUnixNano 0)');
+  if (start < YEAR_2000_NANOS) {
+    const when = new Date(Number(start / 1_000_000n)).toISOString();
+    return badTime(span, `start time ${when} is before 2000: milliseconds or microseconds sent as nanoseconds?`);
+  }
   if (end < start) return badTime(span, 'end time is before its start time');
   return null;
 }

@@ -124,7 +124,7 @@ describe('OTLP/HTTP status codes', () => {
     const bytes = ExportTraceServiceRequest.encode(
       ExportTraceServiceRequest.fromObject({
         resourceSpans: [{ scopeSpans: [{ spans: [
-          { traceId: Buffer.alloc(16, 7), spanId: Buffer.alloc(8, 7), name: 'ok', startTimeUnixNano: '1', endTimeUnixNano: '2' },
+          { traceId: Buffer.alloc(16, 7), spanId: Buffer.alloc(8, 7), name: 'ok', startTimeUnixNano: '1790605504206000000', endTimeUnixNano: '1790605504206000001' },
           { traceId: Buffer.alloc(3, 7), spanId: Buffer.alloc(8, 8), name: 'short trace id' },
         ] }] }],
       }),

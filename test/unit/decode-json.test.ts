@@ -14,8 +14,9 @@ const base = {
   traceId: '5B8EFFF798038103D269B633813FC60C',
   spanId: 'EEE19B7EC3C1B174',
   name: 'n',
-  startTimeUnixNano: 1790605504206,
-  endTimeUnixNano: '1790605504206000123',
+  // A number, as the proto3 JSON mapping allows: past 2^53, JSON.parse gives it to 256 ns.
+  startTimeUnixNano: 1790605504206000000,
+  endTimeUnixNano: '1790605504206000999',
 };
 
 describe('OTLP/JSON decoding', () => {
@@ -40,8 +41,8 @@ describe('OTLP/JSON decoding', () => {
     const s = out.spans[0]!;
     expect(s.traceId).toBe('5b8efff798038103d269b633813fc60c');
     expect(s.spanId).toBe('eee19b7ec3c1b174');
-    expect(s.startTimeUnixNano).toBe('1790605504206');
-    expect(s.endTimeUnixNano).toBe('1790605504206000123');
+    expect(s.startTimeUnixNano).toBe('1790605504206000128');
+    expect(s.endTimeUnixNano).toBe('1790605504206000999');
     expect(s.kind).toBe(3);
     expect([s.statusCode, s.statusMessage]).toEqual([2, 'boom']);
     expect(s.attributes).toEqual({ i: '9007199254740993', j: 42, d: 1.4e-7, nan: 'NaN', kv: { a: true }, arr: ['x', null] });
@@ -52,10 +53,10 @@ describe('OTLP/JSON decoding', () => {
   it('accepts the proto field names beside the camelCase ones', () => {
     const out = decodeJson(
       JSON.stringify({
-        resource_spans: [{ scope_spans: [{ spans: [{ trace_id: base.traceId, span_id: base.spanId, parent_span_id: '0102030405060708', start_time_unix_nano: '1', end_time_unix_nano: '2' }] }] }],
+        resource_spans: [{ scope_spans: [{ spans: [{ trace_id: base.traceId, span_id: base.spanId, parent_span_id: '0102030405060708', start_time_unix_nano: '1790605504206000000', end_time_unix_nano: '1790605504206000001' }] }] }],
       }),
     );
-    expect(out.spans[0]).toMatchObject({ parentSpanId: '0102030405060708', startTimeUnixNano: '1' });
+    expect(out.spans[0]).toMatchObject({ parentSpanId: '0102030405060708', startTimeUnixNano: '1790605504206000000' });
   });
 
   it('reads an all-zero parent span id as "no parent"', () => {
@@ -69,7 +70,7 @@ describe('OTLP/JSON decoding', () => {
   });
 
   it('protobuf: refuses a kind or status code outside the ledger range, cleans NUL from text', () => {
-    const span = (extra: object) => ({ traceId: Buffer.alloc(16, 1), spanId: Buffer.alloc(8, 2), name: 'a\u0000b', startTimeUnixNano: '1', endTimeUnixNano: '2', ...extra });
+    const span = (extra: object) => ({ traceId: Buffer.alloc(16, 1), spanId: Buffer.alloc(8, 2), name: 'a\u0000b', startTimeUnixNano: '1790605504206000000', endTimeUnixNano: '1790605504206000001', ...extra });
     const bytes = ExportTraceServiceRequest.encode(
       ExportTraceServiceRequest.fromObject({ resourceSpans: [{ scopeSpans: [{ spans: [span({}), span({ kind: 40000 }), span({ status: { code: 99999 } })] }] }] }),
     ).finish();
@@ -131,7 +132,7 @@ describe('OTLP/JSON decoding', () => {
     }
   });
 
-  it('refuses a span whose start or end time is missing, or whose end comes before its start', () => {
+  it('refuses a span whose start or end time is missing, in milliseconds, or whose end comes before its start', () => {
     const out = decodeJson(
       JSON.stringify({
         resourceSpans: [
@@ -141,8 +142,9 @@ describe('OTLP/JSON decoding', () => {
                 spans: [
                   { ...base, startTimeUnixNano: undefined },
                   { ...base, endTimeUnixNano: '0' },
+                  { ...base, startTimeUnixNano: '1790605504206', endTimeUnixNano: '1790605505206' },
                   { ...base, startTimeUnixNano: '1790605504206000124', endTimeUnixNano: '1790605504206000123' },
-                  { ...base, startTimeUnixNano: '1790605504206000123' },
+                  { ...base, startTimeUnixNano: '1790605504206000999' },
                 ],
               },
             ],
@@ -153,6 +155,7 @@ describe('OTLP/JSON decoding', () => {
     expect(out.rejected.map((r) => r.message)).toEqual([
       'span eee19b7ec3c1b174: start time is missing (startTimeUnixNano 0)',
       'span eee19b7ec3c1b174: end time is missing (endTimeUnixNano 0)',
+      'span eee19b7ec3c1b174: start time 1970-01-01T00:29:50.605Z is before 2000: milliseconds or microseconds sent as nanoseconds?',
       'span eee19b7ec3c1b174: end time is before its start time',
     ]);
     expect(out.rejected.every((r) => r.reason === 'invalid_timestamp')).toBe(true);
