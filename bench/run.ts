@@ -102,7 +102,13 @@ async function main(): Promise<boolean> {
 
   // The server's own settings (LEDGER_BATCH_MAX_WAIT_MS and the rest) pass through, to try them.
   const settings = Object.entries(process.env).filter(([k, v]) => k.startsWith('LEDGER_') && v !== undefined);
-  const serverEnv: Record<string, string> = { ...(Object.fromEntries(settings) as Record<string, string>), ...ledger.env };
+  // The bench reads the server's own timings from /metrics, which answers only to this secret.
+  const metricsToken = randomBytes(24).toString('base64url');
+  const serverEnv: Record<string, string> = {
+    ...(Object.fromEntries(settings) as Record<string, string>),
+    ...ledger.env,
+    LEDGER_METRICS_TOKEN: metricsToken,
+  };
   if (args['write-concurrency']) serverEnv.LEDGER_WRITE_CONCURRENCY = args['write-concurrency'];
   if (args['prepare-threads']) serverEnv.LEDGER_PREPARE_THREADS = args['prepare-threads'];
   const compiled = !args['from-source'];
@@ -174,11 +180,11 @@ async function main(): Promise<boolean> {
   const pacedRun = async (rate: number): Promise<PacedRow> => {
     const pacedBodies = bodies(rate * (1 + PACED_SECONDS), 'privacy', 'json');
     await send(pacedBodies.slice(0, rate), 'json', rate);
-    const timings0 = await serverTimings(server.url, PATH);
+    const timings0 = await serverTimings(server.url, PATH, metricsToken);
     const parts0 = cpuNow();
     const paced = await send(pacedBodies.slice(rate), 'json', rate);
     const parts1 = cpuNow();
-    const timings1 = await serverTimings(server.url, PATH);
+    const timings1 = await serverTimings(server.url, PATH, metricsToken);
     return {
       rate_per_s: rate,
       achieved_per_s: Math.round(paced.sent / paced.seconds),

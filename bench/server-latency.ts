@@ -20,8 +20,8 @@ export interface ServerTimings {
 const REQUESTS = 'ledger_http_request_duration_seconds';
 const STAGE = 'ledger_ingest_stage_duration_seconds';
 
-export async function serverTimings(serverUrl: string, route: string): Promise<ServerTimings> {
-  const res = await fetch(`${serverUrl}/metrics`);
+export async function serverTimings(serverUrl: string, route: string, metricsToken: string): Promise<ServerTimings> {
+  const res = await fetch(`${serverUrl}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } });
   if (!res.ok) throw new Error(`GET /metrics answered ${res.status}`);
   const text = await res.text();
   return {

@@ -57,6 +57,8 @@ const schema = z.object({
    */
   LEDGER_PREPARE_THREADS: wholeNumber(0, 64).default(Math.min(4, availableParallelism() - 1)),
   /** Extra header names whose values never reach the logs (comma-separated). */
+  // GET /metrics tells the spend and traffic of every organisation: off unless this secret is set.
+  LEDGER_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   LEDGER_REDACT_HEADERS: z
     .string()
     .default('')

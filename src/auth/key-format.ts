@@ -15,6 +15,13 @@ export function hashKey(key: string): Buffer {
   return createHash('sha256').update(key, 'utf8').digest();
 }
 
+const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+
+/** The credential of an `Authorization: Bearer …` header, or null when there is none. */
+export function bearerCredential(authorization: string | undefined): string | null {
+  return (authorization ? BEARER.exec(authorization)?.[1] : undefined) ?? null;
+}
+
 export function looksLikeKey(key: string): boolean {
   return KEY_SHAPE.test(key);
 }

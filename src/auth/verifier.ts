@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../ledger/schema.js';
-import { hashKey, looksLikeKey, sameHash, type Scope } from './key-format.js';
+import { bearerCredential, hashKey, looksLikeKey, sameHash, type Scope } from './key-format.js';
 import { findKeyByHash, markKeysUsed, type StoredKey } from './key-store.js';
 import { orUnavailable } from '../ledger/unavailable.js';
 
@@ -22,7 +22,6 @@ interface CacheEntry {
 }
 
 const MAX_CACHED = 10_000;
-const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 
 /**
  * Checks bearer keys. A verdict is cached for `cacheMs`, so a revocation takes effect on every
@@ -44,9 +43,8 @@ export class KeyVerifier {
   }
 
   async verify(authorization: string | undefined, scope: Scope): Promise<Verdict> {
-    const match = authorization ? BEARER.exec(authorization) : null;
-    if (!match) return { ok: false, status: 401, message: 'missing API key: send "Authorization: Bearer <key>"' };
-    const key = match[1]!;
+    const key = bearerCredential(authorization);
+    if (key === null) return { ok: false, status: 401, message: 'missing API key: send "Authorization: Bearer <key>"' };
     const stored = looksLikeKey(key) ? await this.#lookup(hashKey(key)) : null;
     if (!stored || stored.revoked) return { ok: false, status: 401, message: 'invalid or revoked API key' };
     if (stored.scope !== scope) {

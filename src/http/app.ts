@@ -4,13 +4,13 @@ import Fastify, { LogController, type FastifyInstance, type FastifyRequest } fro
 import { sql } from 'kysely';
 import type { Config } from '../config.js';
 import type { KeyVerifier } from '../auth/verifier.js';
-import { maskKeys } from '../auth/key-format.js';
+import { bearerCredential, hashKey, maskKeys, sameHash } from '../auth/key-format.js';
 import type { LedgerDatabase } from '../ledger/database.js';
 import type { LedgerWriter } from '../ledger/ledger-writer.js';
 import type { DeliveryPreparer } from '../ingest/prepare-pool.js';
 import { CONTENT_TYPES, encodeStatus } from '../otlp/reply.js';
 import { requestEncoding } from './body.js';
-import { toErrorReply } from './errors.js';
+import { HttpError, toErrorReply } from './errors.js';
 import { KeyRateLimiter } from '../auth/rate-limit.js';
 import { registerIngestRoutes } from './ingest-routes.js';
 import { registerReadRoutes } from './read-routes.js';
@@ -102,7 +102,15 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       return { status: 'unavailable', message: 'the ledger does not answer' };
     }
   });
-  app.get('/metrics', async (_request, reply) => {
+  const metricsToken = config.LEDGER_METRICS_TOKEN === undefined ? null : hashKey(config.LEDGER_METRICS_TOKEN);
+  app.get('/metrics', async (request, reply) => {
+    if (metricsToken === null) {
+      throw new HttpError(404, 'metrics are off: set LEDGER_METRICS_TOKEN, and scrape with "Authorization: Bearer <it>"');
+    }
+    const given = bearerCredential(request.headers.authorization);
+    if (given === null || !sameHash(hashKey(given), metricsToken)) {
+      throw new HttpError(401, 'metrics need "Authorization: Bearer <LEDGER_METRICS_TOKEN>"');
+    }
     reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();
   });

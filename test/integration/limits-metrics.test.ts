@@ -6,9 +6,11 @@ import { startTestServer, type TestServer } from '../support/test-server.js';
 
 let server: TestServer;
 let key: string;
+const METRICS_TOKEN = 'metrics-token-for-the-tests';
+const scrape = (url: string, token = METRICS_TOKEN) => fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
 
 beforeAll(async () => {
-  server = await startTestServer({ LEDGER_RATE_LIMIT_PER_KEY: '5', LEDGER_REQUEST_TIMEOUT_MS: '500' });
+  server = await startTestServer({ LEDGER_RATE_LIMIT_PER_KEY: '5', LEDGER_REQUEST_TIMEOUT_MS: '500', LEDGER_METRICS_TOKEN: METRICS_TOKEN });
   ({ key } = await server.key('acme'));
 });
 afterAll(() => server.stop());
@@ -51,6 +53,23 @@ describe('limits', () => {
 });
 
 describe('metrics', () => {
+  it('answers only to LEDGER_METRICS_TOKEN, and is off without it: it tells every organisation\'s spend', async () => {
+    for (const token of ['wrong-token-of-some-length', key]) {
+      const refused = await scrape(server.url, token);
+      expect(refused.status).toBe(401);
+      expect(await refused.json()).toEqual({ code: 16, message: 'metrics need "Authorization: Bearer <LEDGER_METRICS_TOKEN>"' });
+    }
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
+    const off = await startTestServer();
+    try {
+      const res = await scrape(off.url);
+      expect(res.status).toBe(404);
+      expect(((await res.json()) as { message: string }).message).toMatch(/^metrics are off: set LEDGER_METRICS_TOKEN/);
+    } finally {
+      await off.stop();
+    }
+  });
+
   it('exposes requests, spans, rejections, generations, write latency and rewrites in Prometheus format', async () => {
     const { key: k } = await server.key('metrics');
     const body = openRouterDelivery({ generationId: 'gen-metrics', inputTokens: 1, outputTokens: 1, totalCost: 0.25, children: true });
@@ -60,7 +79,7 @@ describe('metrics', () => {
     // written again leaving them out.
     const free = openRouterDelivery({ generationId: 'gen-metrics-retry', inputTokens: 1, outputTokens: 1, totalCost: 0 });
     for (let i = 0; i < 2; i++) expect((await post(server.url, free, { key: k })).status).toBe(200);
-    const res = await fetch(`${server.url}/metrics`);
+    const res = await scrape(server.url);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await res.text();
     expect(text).toMatch(/ledger_http_requests_total\{route="\/developer\/v1\/ai-usage\/openrouter",status="200"\} \d+/);
@@ -106,12 +125,12 @@ describe('overload', () => {
 
 describe('body budget', () => {
   it('reads no more than LEDGER_MAX_BODY_BYTES_IN_FLIGHT of bodies at once: a second delivery waits, unread, then both are stored', async () => {
-    const small = await startTestServer({ LEDGER_MAX_BODY_BYTES_IN_FLIGHT: String(1024 * 1024) });
+    const small = await startTestServer({ LEDGER_MAX_BODY_BYTES_IN_FLIGHT: String(1024 * 1024), LEDGER_METRICS_TOKEN: METRICS_TOKEN });
     let socket: net.Socket | undefined;
     try {
       const { key: k } = await small.key('acme');
       const gauge = async (name: string) => {
-        const text = await (await fetch(`${small.url}/metrics`)).text();
+        const text = await (await scrape(small.url)).text();
         return Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1]);
       };
       const until = async (check: () => Promise<boolean>) => {
