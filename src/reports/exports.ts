@@ -9,6 +9,13 @@ export type ExportFormat = 'csv' | 'focus';
 const PAGE = 1_000;
 const ISO_US = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
 
+/**
+ * A pass of the event loop between an export's queries. PGlite answers in promise callbacks alone:
+ * without it, no delivery arriving meanwhile could ask for a turn at its one session until the
+ * export ended.
+ */
+const makeWayForDeliveries = () => setImmediate();
+
 /** One row per generation: the `generations` view's columns. */
 export const GENERATION_COLUMNS = [
   'org', 'generation_id', 'trace_id', 'span_id', 'started_at', 'ended_at', 'latency_ms', 'model', 'provider',
@@ -46,9 +53,7 @@ export async function* generationsCsv(db: Kysely<DB>, orgId: string, window: Rep
     const last: Record<string, string | null> = page.rows[page.rows.length - 1]!;
     after = { t: last.started_at!, trace: last.trace_id!, span: last.span_id! };
     if (page.rows.length < PAGE) return;
-    // PGlite answers in promise callbacks alone: without a pass of the event loop between pages,
-    // no delivery arriving meanwhile could ask for a turn at its one session until the export ended.
-    await setImmediate();
+    await makeWayForDeliveries();
   }
 }
 
@@ -65,12 +70,41 @@ export const FOCUS_COLUMNS = [
   'x_Requests', 'x_Errors', 'x_UnpricedRequests', 'x_InputTokens', 'x_OutputTokens', 'x_CachedInputTokens', 'x_ReasoningTokens',
 ] as const;
 
+const DAY_MS = 86_400_000;
+
 /**
  * One FOCUS row per UTC day × model × provider. Tags holds the `trace.metadata` keys (other than
  * OpenRouter's own) whose value is the same on every generation of the row.
+ *
+ * Read a day at a time (each day's rows stand alone), skipping days without spend: as one query, a
+ * window of a few million generations outran the 30 s statement timeout, and on PGlite it held the
+ * one session, and so every delivery, for as long as it ran.
  */
 export async function* focusCsv(db: Kysely<DB>, orgId: string, window: ReportWindow): AsyncGenerator<string> {
   yield stringify([FOCUS_COLUMNS as unknown as string[]]);
+  for (let day = await nextDayWithSpend(db, orgId, window.from, window.to); day; ) {
+    const next = new Date(day.getTime() + DAY_MS);
+    const rows = await focusRows(db, orgId, {
+      from: day < window.from ? window.from : day,
+      to: next > window.to ? window.to : next,
+    });
+    if (rows.length > 0) yield stringify(rows);
+    if (next >= window.to) return;
+    await makeWayForDeliveries();
+    day = await nextDayWithSpend(db, orgId, next, window.to);
+  }
+}
+
+/** The UTC midnight that starts the first day of [from, to) with a usage row, or null: one index probe. */
+async function nextDayWithSpend(db: Kysely<DB>, orgId: string, from: Date, to: Date): Promise<Date | null> {
+  const { rows } = await sql<{ day: string }>`
+    SELECT to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day FROM span_usage
+    WHERE org_id = ${orgId} AND started_at >= ${from.toISOString()}::timestamptz AND started_at < ${to.toISOString()}::timestamptz
+    ORDER BY started_at LIMIT 1`.execute(db);
+  return rows[0] ? new Date(`${rows[0].day}T00:00:00Z`) : null;
+}
+
+async function focusRows(db: Kysely<DB>, orgId: string, window: ReportWindow): Promise<string[][]> {
   const result = await sql<Record<string, string | null>>`
     WITH g AS (
       SELECT (started_at AT TIME ZONE 'UTC')::date AS day, COALESCE(model, 'unknown') AS model,
@@ -107,7 +141,7 @@ export async function* focusCsv(db: Kysely<DB>, orgId: string, window: ReportWin
     FROM totals t LEFT JOIN common c USING (day, model, provider)
     ORDER BY t.day, t.model, t.provider`.execute(db);
 
-  const rows = result.rows.map((r) => {
+  return result.rows.map((r) => {
     const cost = r.cost_text!;
     const focus: Record<(typeof FOCUS_COLUMNS)[number], string> = {
       BilledCost: cost,
@@ -148,7 +182,6 @@ export async function* focusCsv(db: Kysely<DB>, orgId: string, window: ReportWin
     };
     return FOCUS_COLUMNS.map((c) => focus[c]);
   });
-  if (rows.length > 0) yield stringify(rows);
 }
 
 export function exportStream(db: Kysely<DB>, format: ExportFormat, orgId: string, window: ReportWindow): AsyncGenerator<string> {

@@ -218,6 +218,22 @@ describe('exports', () => {
     expect(rows.some((r) => JSON.parse(r.Tags!).department)).toBe(true);
   });
 
+  it('FOCUS over a window that starts and ends mid-day holds that window exactly, day by day in order', async () => {
+    const [from, to] = ['2026-10-05T13:00:00Z', '2026-10-29T07:30:00Z'];
+    const res = await fetch(`${server.url}/developer/v1/ai-usage/export?format=focus&from=${from}&to=${to}`, { headers: { authorization: `Bearer ${readKey}` } });
+    const rows = parse(await res.text(), { columns: true }) as Row[];
+    const inWindow = await server.query<{ day: string; n: string }>(
+      `SELECT to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, count(*)::text AS n
+       FROM generations WHERE org = 'acme' AND started_at >= '${from}' AND started_at < '${to}' GROUP BY 1 ORDER BY 1`,
+    );
+    const days = rows.map((r) => r.ChargePeriodStart!.slice(0, 10));
+    expect([...new Set(days)]).toEqual(inWindow.map((d) => d.day));
+    for (const { day, n } of inWindow) {
+      expect(String(rows.filter((r) => r.ChargePeriodStart!.startsWith(day)).reduce((sum, r) => sum + Number(r.x_Requests), 0)), day).toBe(n);
+    }
+    expect(days).toEqual([...days].sort());
+  });
+
   it('ledger report and ledger export on the command line give the same figures', async () => {
     const json = await ledgerCli(['report', '--org', 'acme', '--from', FROM, '--to', TO, '--by', 'model', '--format', 'json'], ledger.env);
     expect(json.stderr).toBe('');
