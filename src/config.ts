@@ -5,10 +5,10 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
-// Digits only: coercion would read " " as 0 and "0x10" as 16, and say "received NaN" for "abc".
 /** Content is kept at most this long (a century): a longer retention is a typo. */
 export const MAX_RETENTION_DAYS = 36500;
 
+// Digits only: coercion would read " " as 0 and "0x10" as 16, and say "received NaN" for "abc".
 /** A whole number in [min, max] written as digits only (no sign, exponent or hex). */
 export const wholeNumber = (min: number, max: number) =>
   z
@@ -56,9 +56,9 @@ const schema = z.object({
    * thread would only add hand-over costs), at most 4.
    */
   LEDGER_PREPARE_THREADS: wholeNumber(0, 64).default(Math.min(4, availableParallelism() - 1)),
-  /** Extra header names whose values never reach the logs (comma-separated). */
-  // GET /metrics tells the spend and traffic of every organisation: off unless this secret is set.
+  /** The secret GET /metrics answers to; it tells every organisation's spend and traffic, so it is off without one. */
   LEDGER_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Extra header names whose values never reach the logs (comma-separated). */
   LEDGER_REDACT_HEADERS: z
     .string()
     .default('')

@@ -104,6 +104,7 @@ async function nextDayWithSpend(db: Kysely<DB>, orgId: string, from: Date, to: D
   return rows[0] ? new Date(`${rows[0].day}T00:00:00Z`) : null;
 }
 
+/** The FOCUS rows of a window, each a list of FOCUS_COLUMNS values. */
 async function focusRows(db: Kysely<DB>, orgId: string, window: ReportWindow): Promise<string[][]> {
   const result = await sql<Record<string, string | null>>`
     WITH g AS (

@@ -119,12 +119,12 @@ function money(a: Attributes, names: readonly string[]): string | null {
   const hit = first(a, names);
   if (!hit) return null;
   const [name, v] = hit;
-  const got = `got ${JSON.stringify(v).slice(0, 40)}`;
-  if (typeof v !== 'number' && typeof v !== 'string') throw new UsageError(`${name} must be a finite number, ${got}`);
+  const refuse = (what: string) => new UsageError(`${name} must be ${what}, got ${JSON.stringify(v).slice(0, 40)}`);
+  if (typeof v !== 'number' && typeof v !== 'string') throw refuse('a finite number');
   try {
     return toDecimal(v);
   } catch (err) {
-    if (err instanceof NotAnAmountError) throw new UsageError(`${name} must be ${err.message}, ${got}`);
+    if (err instanceof NotAnAmountError) throw refuse(err.message);
     throw err;
   }
 }
