@@ -37,6 +37,13 @@ export class UsageError extends Error {}
 
 const STATUS_ERROR = 2;
 
+/**
+ * Model, provider and generation id are in the ledger's indexes, and a btree entry holds at most
+ * 2,704 bytes: a longer value would fail its write on every retry. Real ones are tens of bytes.
+ */
+const MAX_MODEL_BYTES = 256;
+const MAX_GENERATION_ID_BYTES = 1024;
+
 /** The spend a span carries, or null when it carries no usage or cost at all. */
 export function extractUsage(span: OtlpSpan): Usage | null {
   const a = span.attributes;
@@ -50,9 +57,11 @@ export function extractUsage(span: OtlpSpan): Usage | null {
 
   return {
     role: isRollup(a) ? 'rollup' : 'generation',
-    generationId: text(a, NAMES.generationId) ?? text(span.resource.attributes, [OPENROUTER_GENERATION_ID]),
-    model: text(a, NAMES.model),
-    provider: text(a, NAMES.provider),
+    generationId:
+      indexedText(a, NAMES.generationId, MAX_GENERATION_ID_BYTES) ??
+      indexedText(span.resource.attributes, [OPENROUTER_GENERATION_ID], MAX_GENERATION_ID_BYTES),
+    model: indexedText(a, NAMES.model, MAX_MODEL_BYTES),
+    provider: indexedText(a, NAMES.provider, MAX_MODEL_BYTES),
     inputTokens,
     outputTokens,
     totalTokens,
@@ -102,6 +111,15 @@ function text(a: Attributes, names: readonly string[]): string | null {
   if (typeof v === 'string') return v === '' ? null : v;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   return null;
+}
+
+function indexedText(a: Attributes, names: readonly string[], maxBytes: number): string | null {
+  const value = text(a, names);
+  if (value === null) return null;
+  const bytes = Buffer.byteLength(value);
+  if (bytes <= maxBytes) return value;
+  const [name] = first(a, names)!;
+  throw new UsageError(`${name} must be at most ${maxBytes} bytes long, got ${bytes.toLocaleString('en-US')}`);
 }
 
 function tokens(a: Attributes, names: readonly string[]): number | null {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RpcStatus, ExportTraceServiceResponse } from '../../src/otlp/proto.js';
@@ -117,6 +118,31 @@ describe('OTLP/HTTP status codes', () => {
       `SELECT generation_id, cost_usd::text FROM generations WHERE generation_id IN ('gen-huge', 'gen-plus')`,
     );
     expect(rows).toEqual([{ generation_id: 'gen-plus', cost_usd: '0.25' }]);
+  });
+
+  it('model, provider and generation id are refused past their bounds, and kept up to them at the longest', async () => {
+    // Random text, as Postgres would otherwise compress it into its index.
+    const random = (bytes: number) => randomBytes(bytes).toString('base64url').slice(0, bytes);
+    const withCost = (g: Parameters<typeof openRouterDelivery>[0], cost: string) => {
+      const body = openRouterDelivery(g);
+      body.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes.push({ key: 'gen_ai.usage.total_cost', value: { stringValue: cost } });
+      return body;
+    };
+    const longest = { generationId: random(1024), model: random(256), author: random(256), inputTokens: 1, outputTokens: 1 };
+    const finest = `1.${'7'.repeat(999)}3`;
+    expect((await post(server.url, withCost(longest, finest), { key })).status).toBe(200);
+    const [kept] = await server.query<{ model: string; cost_usd: string }>(
+      `SELECT model, cost_usd::text FROM generations WHERE generation_id = '${longest.generationId}'`,
+    );
+    expect(kept).toEqual({ model: longest.model, cost_usd: finest });
+
+    const over = [
+      [{ ...longest, generationId: random(1025) }, /gen_ai\.response\.id must be at most 1024 bytes long, got 1,025/],
+      [{ ...longest, generationId: random(20_000) }, /got 20,000/],
+      [{ ...longest, generationId: `gen-${Math.random()}`, model: '€'.repeat(100) }, /gen_ai\.response\.model must be at most 256 bytes long, got 300/],
+      [{ ...longest, generationId: `gen-${Math.random()}`, author: random(257) }, /gen_ai\.provider\.name must be at most 256 bytes long/],
+    ] as const;
+    for (const [g, message] of over) await expectStatus(await post(server.url, withCost(g, '0.5'), { key }), 400, 3, message);
   });
 
   it('partial success in protobuf for a protobuf request', async () => {
