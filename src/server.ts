@@ -9,6 +9,7 @@ import { LedgerWriter } from './ledger/ledger-writer.js';
 import { deliveryPreparer } from './ingest/prepare-pool.js';
 import { migrate } from './ledger/migrate.js';
 import { scheduleContentPurge } from './ledger/content-retention.js';
+import { scheduleEmbeddedMaintenance } from './ledger/embedded-maintenance.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -62,6 +63,7 @@ export async function startServer(config: Config, ledgerWait: WaitOptions = {}):
   const stopPurge = days
     ? scheduleContentPurge(ledger.db, days, (err) => app.log.error({ err }, 'content purge failed'))
     : () => {};
+  const stopMaintenance = ledger.kind === 'pglite' ? scheduleEmbeddedMaintenance(ledger.db, app.log) : async () => {};
   const address = await app.listen({ port: config.PORT, host: config.HOST });
   const url = address.replace('[::1]', 'localhost');
 
@@ -69,6 +71,7 @@ export async function startServer(config: Config, ledgerWait: WaitOptions = {}):
   const close = () =>
     (closing ??= (async () => {
       stopPurge();
+      await stopMaintenance();
       await app.close();
       await preparer.close();
       await writer.drain();
