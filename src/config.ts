@@ -29,6 +29,8 @@ const schema = z.object({
   LEDGER_CONTENT_RETENTION_DAYS: wholeNumber(1, MAX_RETENTION_DAYS).optional(),
   /** Largest accepted body, raw or after decompression. */
   LEDGER_MAX_BODY_BYTES: wholeNumber(1024, 1024 ** 3).default(64 * 1024 * 1024),
+  /** Most spans one request may hold (413 past it). */
+  LEDGER_MAX_SPANS_PER_REQUEST: wholeNumber(1, 10_000_000).default(100_000),
   /** Bytes of bodies (as sent) read at once; further deliveries wait their turn before being read. */
   LEDGER_MAX_BODY_BYTES_IN_FLIGHT: wholeNumber(1024 * 1024, 8 * 1024 ** 3).default(64 * 1024 * 1024),
   /** How long a verified key is trusted before it is looked up again (revocation delay). */

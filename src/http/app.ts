@@ -124,6 +124,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     verifier: deps.verifier,
     metrics,
     storeContent: config.LEDGER_STORE_CONTENT,
+    maxSpans: config.LEDGER_MAX_SPANS_PER_REQUEST,
     maxBodyBytes: config.LEDGER_MAX_BODY_BYTES,
     bodies: deps.bodies,
     limiter,

@@ -1,4 +1,4 @@
-import { UndecodableBodyError } from '../otlp/model.js';
+import { TooManySpansError, UndecodableBodyError } from '../otlp/model.js';
 import { LedgerUnavailableError } from '../ledger/unavailable.js';
 import { PreparationThreadError } from '../ingest/prepare-pool.js';
 import { ParamError } from '../reports/report-params.js';
@@ -51,6 +51,7 @@ export function toErrorReply(err: unknown): ErrorReply {
   });
   if (err instanceof HttpError) return reply(err.statusCode, err.message, err.retryAfterSeconds);
   if (err instanceof UndecodableBodyError || err instanceof ParamError) return reply(400, err.message);
+  if (err instanceof TooManySpansError) return reply(413, err.message);
   if (err instanceof LedgerUnavailableError) {
     return reply(503, 'the ledger is unavailable; retry later', RETRY_AFTER_SECONDS, true);
   }

@@ -28,6 +28,7 @@ export interface IngestDeps {
   verifier: KeyVerifier;
   metrics: Metrics;
   storeContent: boolean;
+  maxSpans: number;
   maxBodyBytes: number;
   bodies: BodyBudget;
   limiter: KeyRateLimiter;
@@ -94,6 +95,7 @@ async function ingest(request: FastifyRequest, reply: FastifyReply, deps: Ingest
     orgId: principal.orgId,
     apiKeyId: principal.keyId,
     storeContent: deps.storeContent,
+    maxSpans: deps.maxSpans,
   });
 
   stage.prepare.observe((performance.now() - preparing) / 1000);

@@ -13,6 +13,8 @@ export interface DeliveryInput {
   orgId: string;
   apiKeyId: string;
   storeContent: boolean;
+  /** Most spans the body may hold (`LEDGER_MAX_SPANS_PER_REQUEST`). */
+  maxSpans: number;
 }
 
 export interface PreparedDelivery {
@@ -30,8 +32,8 @@ export function prepareDelivery(input: DeliveryInput): PreparedDelivery {
   const { body } = input;
   const decoded =
     input.encoding === 'protobuf'
-      ? decodeProtobuf(body)
-      : decodeJson(body.length === 0 ? '{}' : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+      ? decodeProtobuf(body, input.maxSpans)
+      : decodeJson(body.length === 0 ? '{}' : Buffer.from(body.buffer, body.byteOffset, body.byteLength), input.maxSpans);
   const prepared = prepareSpans(decoded, input.storeContent);
   return {
     spans: stageSpans(input.orgId, input.apiKeyId, prepared.records),

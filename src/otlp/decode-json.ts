@@ -7,6 +7,7 @@ import {
   type OtlpScope,
   type OtlpSpan,
   type Rejection,
+  limitSpans,
   pgSafe,
 } from './model.js';
 import { checkSpan, noParent } from './span-checks.js';
@@ -32,7 +33,7 @@ const STATUS_CODES: Record<string, number> = { STATUS_CODE_UNSET: 0, STATUS_CODE
  * 64-bit integers as strings or numbers, enums as integers or names, unknown fields ignored, and
  * the proto field names accepted beside the lowerCamelCase ones).
  */
-export function decodeJson(body: Buffer | string): DecodedTraces {
+export function decodeJson(body: Buffer | string, maxSpans = Infinity): DecodedTraces {
   let root: unknown;
   const text = typeof body === 'string' ? body : body.toString('utf8');
   try {
@@ -61,8 +62,20 @@ export function decodeJson(body: Buffer | string): DecodedTraces {
   if (resourceSpans !== undefined && resourceSpans !== null && !Array.isArray(resourceSpans)) {
     throw new UndecodableBodyError('resourceSpans must be an array');
   }
+  limitSpans(countSpans(resourceSpans ?? []), maxSpans);
   for (const rs of resourceSpans ?? []) decodeResourceSpans(rs, out);
   return out;
+}
+
+/** Spans in the parsed body, counting only what has the right shape (the rest is refused later). */
+function countSpans(resourceSpans: unknown[]): number {
+  let count = 0;
+  for (const rs of resourceSpans) {
+    const scopeSpans = isObject(rs) ? pick(rs, 'scopeSpans', 'scope_spans') : undefined;
+    if (!Array.isArray(scopeSpans)) continue;
+    for (const ss of scopeSpans) if (isObject(ss) && Array.isArray(ss.spans)) count += ss.spans.length;
+  }
+  return count;
 }
 
 function decodeResourceSpans(rs: unknown, out: DecodedTraces): void {

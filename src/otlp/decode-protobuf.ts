@@ -8,6 +8,7 @@ import {
   type OtlpResource,
   type OtlpScope,
   type OtlpSpan,
+  limitSpans,
   pgSafe,
 } from './model.js';
 import { checkSpan, noParent } from './span-checks.js';
@@ -65,13 +66,16 @@ interface PbRequest {
 }
 
 /** Decodes an `application/x-protobuf` ExportTraceServiceRequest into the normalised shape. */
-export function decodeProtobuf(body: Uint8Array): DecodedTraces {
+export function decodeProtobuf(body: Uint8Array, maxSpans = Infinity): DecodedTraces {
   let request: PbRequest;
   try {
     request = ExportTraceServiceRequest.decode(body) as unknown as PbRequest;
   } catch (err) {
     throw new UndecodableBodyError(`body is not a valid protobuf ExportTraceServiceRequest: ${(err as Error).message}`);
   }
+  let count = 0;
+  for (const rs of request.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) count += ss.spans?.length ?? 0;
+  limitSpans(count, maxSpans);
   const out: DecodedTraces = { spans: [], rejected: [] };
   for (const rs of request.resourceSpans ?? []) {
     const resource: OtlpResource = {

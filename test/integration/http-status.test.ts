@@ -3,7 +3,9 @@ import { deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RpcStatus, ExportTraceServiceResponse } from '../../src/otlp/proto.js';
 import { revokeKey } from '../../src/auth/key-store.js';
+import { encode } from '../../bench/deliveries.js';
 import { openRouterDelivery } from '../fixtures/openrouter.js';
+import { manyTracesBody } from '../fixtures/otlp-json.js';
 import { post } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
@@ -12,7 +14,7 @@ let key: string;
 const LIMIT = 64 * 1024;
 
 beforeAll(async () => {
-  server = await startTestServer({ LEDGER_MAX_BODY_BYTES: String(LIMIT), LEDGER_KEY_CACHE_MS: '200' });
+  server = await startTestServer({ LEDGER_MAX_BODY_BYTES: String(LIMIT), LEDGER_KEY_CACHE_MS: '200', LEDGER_MAX_SPANS_PER_REQUEST: '100' });
   ({ key } = await server.key('acme'));
 });
 afterAll(() => server.stop());
@@ -89,6 +91,19 @@ describe('OTLP/HTTP status codes', () => {
     expect(process.memoryUsage().rss - rss).toBeLessThan(32 * 1024 * 1024);
     // The same body zlib-deflated is refused the same way.
     await expectStatus(await post(server.url, deflateSync(Buffer.alloc(LIMIT * 4, 0x20)), { key, headers: { 'content-encoding': 'deflate' } }), 413, 8, /larger/);
+  });
+
+  it('413 for a body of more spans than LEDGER_MAX_SPANS_PER_REQUEST, in either encoding, and none of it stored', async () => {
+    const message = /^101 spans in one request; this server takes at most 100: send smaller batches$/;
+    await expectStatus(await post(server.url, manyTracesBody('gen-many-json', 101), { key }), 413, 8, message);
+    const protobuf = encode(manyTracesBody('gen-many-pb', 101), 'protobuf');
+    await expectStatus(await post(server.url, protobuf, { key, contentType: 'application/x-protobuf' }), 413, 8, message);
+    expect((await post(server.url, manyTracesBody('gen-just-enough', 100), { key })).status).toBe(200);
+    const rows = await server.query<{ prefix: string; n: string }>(
+      `SELECT split_part(generation_id, '-', 2) AS prefix, count(*)::text AS n FROM generations
+       WHERE generation_id LIKE 'gen-many-%' OR generation_id LIKE 'gen-just-%' GROUP BY 1`,
+    );
+    expect(rows).toEqual([{ prefix: 'just', n: '100' }]);
   });
 
   it('200 with partial_success when some spans are invalid, and stores the valid ones', async () => {

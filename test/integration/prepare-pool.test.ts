@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { prepareDelivery, type DeliveryInput } from '../../src/ingest/prepare-delivery.js';
 import { deliveryPreparer, PreparationThreadError, type DeliveryPreparer } from '../../src/ingest/prepare-pool.js';
-import { UndecodableBodyError } from '../../src/otlp/model.js';
+import { TooManySpansError, UndecodableBodyError } from '../../src/otlp/model.js';
 import { encode } from '../../bench/deliveries.js';
 import { openRouterDelivery } from '../fixtures/openrouter.js';
 
@@ -11,6 +11,7 @@ const json = (generationId: string): DeliveryInput => ({
   orgId: '7',
   apiKeyId: '00000000-0000-4000-8000-000000000001',
   storeContent: true,
+  maxSpans: 100,
 });
 
 /** A JSON body far larger than a small thread heap can parse: ~40 MB of attributes. */
@@ -64,11 +65,14 @@ describe('delivery preparation threads', () => {
     await expect(waiting).rejects.toBeInstanceOf(PreparationThreadError);
   });
 
-  it('turn an unreadable body into the same 400-class error as inline', async () => {
+  it('turn an unreadable body, or one of too many spans, into the same error as inline', async () => {
     preparer = deliveryPreparer(1);
     const bad = { ...json('unused'), body: Buffer.from('{"resourceSpans": [') };
     await expect(preparer.prepare(bad)).rejects.toBeInstanceOf(UndecodableBodyError);
     await expect(preparer.prepare(bad)).rejects.toThrow(/body is not valid JSON/);
+    const tooMany = { ...json('gen-many'), maxSpans: 2 };
+    await expect(preparer.prepare(tooMany)).rejects.toBeInstanceOf(TooManySpansError);
+    await expect(preparer.prepare(tooMany)).rejects.toThrow('3 spans in one request; this server takes at most 2: send smaller batches');
   });
 
   it('fail only the deliveries a dying thread held, and replace the thread', async () => {
