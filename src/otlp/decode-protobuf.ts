@@ -12,6 +12,7 @@ import {
   pgSafe,
 } from './model.js';
 import { checkSpan, noParent } from './span-checks.js';
+import { protobufSpanCount } from './protobuf-span-count.js';
 
 // The shapes protobufjs hands back for the OTLP messages (camelCase, Long for 64-bit, Buffer for bytes).
 interface PbAnyValue {
@@ -67,15 +68,14 @@ interface PbRequest {
 
 /** Decodes an `application/x-protobuf` ExportTraceServiceRequest into the normalised shape. */
 export function decodeProtobuf(body: Uint8Array, maxSpans = Infinity): DecodedTraces {
+  // A span takes 2 bytes or more on the wire: a body that small cannot hold too many.
+  if (body.length > 2 * maxSpans) limitSpans(protobufSpanCount(body), maxSpans);
   let request: PbRequest;
   try {
     request = ExportTraceServiceRequest.decode(body) as unknown as PbRequest;
   } catch (err) {
     throw new UndecodableBodyError(`body is not a valid protobuf ExportTraceServiceRequest: ${(err as Error).message}`);
   }
-  let count = 0;
-  for (const rs of request.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) count += ss.spans?.length ?? 0;
-  limitSpans(count, maxSpans);
   const out: DecodedTraces = { spans: [], rejected: [] };
   for (const rs of request.resourceSpans ?? []) {
     const resource: OtlpResource = {

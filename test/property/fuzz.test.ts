@@ -3,10 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJson } from '../../src/otlp/decode-json.js';
 import { decodeProtobuf } from '../../src/otlp/decode-protobuf.js';
 import { UndecodableBodyError } from '../../src/otlp/model.js';
+import { protobufSpanCount } from '../../src/otlp/protobuf-span-count.js';
 import { ExportTraceServiceRequest, ExportTraceServiceResponse, RpcStatus } from '../../src/otlp/proto.js';
 import { prepareSpans } from '../../src/spend/records.js';
 import { encode } from '../../bench/deliveries.js';
 import { openRouterDelivery } from '../fixtures/openrouter.js';
+import { manyTracesBody } from '../fixtures/otlp-json.js';
 import { post } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
@@ -66,6 +68,29 @@ describe('decoders under random and mutated input', () => {
   });
   it('protobuf: never an unexpected exception', () => {
     fc.assert(fc.property(protoBodies, (body) => decodeAndPrepare(() => decodeProtobuf(body))), { numRuns: 3000 });
+  });
+  it('protobuf: the span count read from the wire is the decoded one, and never throws', () => {
+    const decodedCount = (body: Buffer) => {
+      const request = ExportTraceServiceRequest.decode(body) as unknown as { resourceSpans?: { scopeSpans?: { spans?: unknown[] }[] }[] };
+      return (request.resourceSpans ?? []).flatMap((rs) => rs.scopeSpans ?? []).reduce((n, ss) => n + (ss.spans?.length ?? 0), 0);
+    };
+    let decodable = 0;
+    fc.assert(
+      fc.property(fc.oneof(protoBodies, fc.constant(encode(manyTracesBody('gen-count', 40), 'protobuf'))), (body) => {
+        const counted = protobufSpanCount(body);
+        let decoded: number;
+        try {
+          decoded = decodedCount(body);
+        } catch {
+          return;
+        }
+        decodable++;
+        expect(counted).toBe(decoded);
+      }),
+      { numRuns: 3000 },
+    );
+    expect(decodable).toBeGreaterThan(100);
+    expect(protobufSpanCount(seedProto)).toBe(3);
   });
   it('the seeds themselves decode to three spans', () => {
     expect(decodeJson(seedJson).spans).toHaveLength(3);
