@@ -1,5 +1,6 @@
 import { Transform, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
+import contentType from 'content-type';
 import type { FastifyRequest } from 'fastify';
 import type { Encoding } from '../otlp/reply.js';
 import { HttpError } from './errors.js';
@@ -24,6 +25,24 @@ export function unsupportedContentType(request: FastifyRequest): HttpError {
 export function assertBodyType(request: FastifyRequest): void {
   const type = mediaType(request);
   if (!PROTOBUF_TYPES.has(type) && !JSON_TYPES.has(type)) throw unsupportedContentType(request);
+  if (JSON_TYPES.has(type)) assertUtf8(request.headers['content-type']!);
+}
+
+/**
+ * OTLP/JSON is UTF-8 (RFC 8259 §8.1): a body declared in another charset would be read as UTF-8
+ * anyway, its é and ü turned into U+FFFD in user ids and metadata, so it is refused instead.
+ */
+function assertUtf8(header: string): void {
+  let charset: string | undefined;
+  try {
+    charset = contentType.parse(header).parameters.charset;
+  } catch {
+    // Parameters that do not parse say no charset; the media type alone was accepted before.
+    return;
+  }
+  if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
+    throw new HttpError(415, `unsupported charset "${charset}": OTLP/JSON bodies are UTF-8`);
+  }
 }
 
 const DECOMPRESSORS: Record<string, () => Transform> = {

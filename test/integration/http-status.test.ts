@@ -80,6 +80,21 @@ describe('OTLP/HTTP status codes', () => {
     await expectStatus(await post(server.url, delivery(), { key, headers: { 'content-encoding': 'br' } }), 415, 3, /Content-Encoding "br"/);
   });
 
+  it('415 for JSON declared in a charset other than UTF-8, which it would be misread as', async () => {
+    const latin1 = Buffer.from(JSON.stringify(delivery()), 'latin1');
+    await expectStatus(
+      await post(server.url, latin1, { key, contentType: 'application/json; charset=ISO-8859-1' }),
+      415,
+      3,
+      /^unsupported charset "ISO-8859-1": OTLP\/JSON bodies are UTF-8$/,
+    );
+    for (const contentType of ['application/json; charset="UTF-8"', 'application/json;charset=utf8', 'application/json; foo']) {
+      expect((await post(server.url, delivery(), { key, contentType })).status, contentType).toBe(200);
+    }
+    const protobuf = encode(delivery(), 'protobuf');
+    expect((await post(server.url, protobuf, { key, contentType: 'application/x-protobuf; charset=binary' })).status).toBe(200);
+  });
+
   it('413 for a body over the limit, raw or after decompression, and a gzip bomb stops early', async () => {
     const big = Buffer.alloc(LIMIT + 1, 0x20);
     await expectStatus(await post(server.url, big, { key }), 413, 8, /larger/);
