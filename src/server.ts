@@ -62,7 +62,7 @@ export async function startServer(config: Config, ledgerWait: WaitOptions = {}):
   const days = config.LEDGER_CONTENT_RETENTION_DAYS;
   const stopPurge = days
     ? scheduleContentPurge(ledger.db, days, (err) => app.log.error({ err }, 'content purge failed'))
-    : () => {};
+    : async () => {};
   const stopMaintenance = ledger.kind === 'pglite' ? scheduleEmbeddedMaintenance(ledger.db, app.log) : async () => {};
   const address = await app.listen({ port: config.PORT, host: config.HOST });
   const url = address.replace('[::1]', 'localhost');
@@ -70,7 +70,7 @@ export async function startServer(config: Config, ledgerWait: WaitOptions = {}):
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
-      stopPurge();
+      await stopPurge();
       await stopMaintenance();
       await app.close();
       await preparer.close();

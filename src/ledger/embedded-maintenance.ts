@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from './schema.js';
+import { runEvery } from './run-every.js';
 
 /*
  * PGlite runs Postgres as one process, without autovacuum: nothing else ever analyses or vacuums
@@ -55,22 +56,7 @@ async function timed(log: MaintenanceLog, fields: { table: string; analysed: boo
   log.info({ ...fields, ms: Math.round(performance.now() - started) }, 'embedded ledger vacuumed');
 }
 
-/**
- * Maintains the ledger now and then every minute while the server runs; returns the function
- * that stops it, which waits for a pass under way.
- */
+/** Maintains the ledger now and then every minute while the server runs; returns the function that stops it. */
 export function scheduleEmbeddedMaintenance(db: Kysely<DB>, log: MaintenanceLog): () => Promise<void> {
-  let pass: Promise<void> | null = null;
-  const run = () => {
-    pass ??= maintainEmbeddedLedger(db, log)
-      .catch((err: unknown) => log.error({ err }, 'embedded ledger maintenance failed'))
-      .finally(() => (pass = null));
-  };
-  run();
-  const timer = setInterval(run, CHECK_INTERVAL_MS);
-  timer.unref();
-  return async () => {
-    clearInterval(timer);
-    await pass;
-  };
+  return runEvery(CHECK_INTERVAL_MS, () => maintainEmbeddedLedger(db, log), (err) => log.error({ err }, 'embedded ledger maintenance failed'));
 }
