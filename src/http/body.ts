@@ -24,8 +24,9 @@ export function unsupportedContentType(request: FastifyRequest): HttpError {
 
 export function assertBodyType(request: FastifyRequest): void {
   const type = mediaType(request);
-  if (!PROTOBUF_TYPES.has(type) && !JSON_TYPES.has(type)) throw unsupportedContentType(request);
-  if (JSON_TYPES.has(type)) assertUtf8(request.headers['content-type']!);
+  if (PROTOBUF_TYPES.has(type)) return;
+  if (!JSON_TYPES.has(type)) throw unsupportedContentType(request);
+  assertUtf8(request.headers['content-type']!);
 }
 
 /**
