@@ -118,7 +118,7 @@ async function run(argv: string[], out: Out): Promise<void> {
       if (values.json) keys.forEach((k) => out(JSON.stringify(k)));
       else {
         const header = ['id', 'org', 'name', 'scope', 'prefix', 'created', 'last used', 'last tested', 'revoked'];
-        const rows = keys.map((k) => [k.id, k.org, k.name, k.scope, `${k.prefix}…`, k.created, k.lastUsed ?? '-', k.lastTested ?? '-', k.revoked ?? '-']);
+        const rows = keys.map((k) => [k.id, k.org, k.name, k.scope, `${k.prefix}…`, k.created, k.lastUsed, k.lastTested, k.revoked]);
         out(formatTable(header, rows));
       }
     });

@@ -8,14 +8,13 @@ function columns(report: SpendReport): string[] {
   return [...report.by, ...METRIC_COLUMNS];
 }
 
-/** A readable table with a totals row; empty money shows as "-" (no cost reported). */
+/** A readable table with a totals row; no value (no cost reported, no user id) shows as "-". */
 export function renderTable(report: SpendReport): string {
   const header = columns(report);
-  const cell = (v: string | null) => v ?? '-';
-  const rows = report.rows.map((r) => header.map((c) => cell(r[c] ?? null)));
-  const totals = header.map((c, i) => (i < report.by.length ? (i === 0 ? 'TOTAL' : '') : cell(report.totals[c] ?? null)));
+  const rows = report.rows.map((r) => header.map((c) => r[c] ?? null));
+  const totals = header.map((c, i) => (i < report.by.length ? (i === 0 ? 'TOTAL' : '') : (report.totals[c] ?? '-')));
   const title = `spend for ${report.org}, ${report.from} to ${report.to}${report.by.length ? ` by ${report.by.join(', ')}` : ''}`;
-  return `${title}\n\n${formatTable(header, [...rows, totals])}`;
+  return `${title}\n\n${formatTable(header, rows, totals)}`;
 }
 
 /** One header line and a line per group; no totals line, so that the file sums cleanly. */
