@@ -3,6 +3,7 @@ import { stringify } from 'csv-stringify/sync';
 import { sql, type Kysely, type QueryResult, type RawBuilder } from 'kysely';
 import type { DB } from '../ledger/schema.js';
 import type { ReportWindow } from './report-params.js';
+import { spreadsheetText } from './spreadsheet-text.js';
 
 export type ExportFormat = 'csv' | 'focus';
 
@@ -22,6 +23,9 @@ export const GENERATION_COLUMNS = [
   'input_tokens', 'output_tokens', 'total_tokens', 'cached_input_tokens', 'reasoning_tokens', 'cost_usd', 'status',
   'user_id', 'session_id', 'api_key_name', 'trace_name', 'metadata', 'received_at',
 ] as const;
+
+/** The columns whose text the sender chose (the rest are ids, times, numbers, or JSON objects). */
+const SENDER_TEXT = new Set<string>(['generation_id', 'model', 'provider', 'user_id', 'session_id', 'api_key_name', 'trace_name']);
 
 /**
  * Streams the generations of a window as CSV, a page at a time by keyset (started_at, trace_id,
@@ -49,7 +53,7 @@ export async function* generationsCsv(db: Kysely<DB>, orgId: string, window: Rep
       ORDER BY generations.started_at, generations.trace_id, generations.span_id
       LIMIT ${PAGE}`.execute(db);
     if (page.rows.length === 0) return;
-    yield stringify(page.rows.map((r) => GENERATION_COLUMNS.map((c) => r[c] ?? '')));
+    yield stringify(page.rows.map((r) => GENERATION_COLUMNS.map((c) => (SENDER_TEXT.has(c) ? spreadsheetText(r[c] ?? null) : (r[c] ?? '')))));
     const last: Record<string, string | null> = page.rows[page.rows.length - 1]!;
     after = { t: last.started_at!, trace: last.trace_id!, span: last.span_id! };
     if (page.rows.length < PAGE) return;
@@ -144,6 +148,7 @@ async function focusRows(db: Kysely<DB>, orgId: string, window: ReportWindow): P
 
   return result.rows.map((r) => {
     const cost = r.cost_text!;
+    const model = spreadsheetText(r.model!);
     const focus: Record<(typeof FOCUS_COLUMNS)[number], string> = {
       BilledCost: cost,
       BillingAccountId: r.org!,
@@ -163,15 +168,15 @@ async function focusRows(db: Kysely<DB>, orgId: string, window: ReportWindow): P
       PricingQuantity: r.tokens!,
       PricingUnit: 'Tokens',
       ProviderName: 'OpenRouter',
-      PublisherName: r.provider!,
+      PublisherName: spreadsheetText(r.provider!),
       ServiceCategory: 'AI and Machine Learning',
-      ServiceName: r.model!,
+      ServiceName: model,
       ChargeFrequency: 'Usage-Based',
       ConsumedQuantity: r.tokens!,
       ConsumedUnit: 'Tokens',
       PricingCategory: 'Standard',
       ServiceSubcategory: 'Generative AI',
-      SkuId: r.model!,
+      SkuId: model,
       Tags: r.tags!,
       x_Requests: r.requests!,
       x_Errors: r.errors!,

@@ -1,5 +1,6 @@
 import { stringify } from 'csv-stringify/sync';
 import { formatTable } from './table.js';
+import { spreadsheetText } from './spreadsheet-text.js';
 import { METRIC_COLUMNS, type SpendReport } from './spend-report.js';
 
 export type ReportFormat = 'table' | 'csv' | 'json';
@@ -17,10 +18,17 @@ export function renderTable(report: SpendReport): string {
   return `${title}\n\n${formatTable(header, rows, totals)}`;
 }
 
-/** One header line and a line per group; no totals line, so that the file sums cleanly. */
+/**
+ * One header line and a line per group; no totals line, so that the file sums cleanly. The groups'
+ * names are sender text (user ids, metadata), the metrics numbers.
+ */
 export function renderCsv(report: SpendReport): string {
   const header = columns(report);
-  return stringify([header, ...report.rows.map((r) => header.map((c) => r[c] ?? ''))]);
+  const row = (r: SpendReport['rows'][number]) => [
+    ...report.by.map((c) => spreadsheetText(r[c] ?? null)),
+    ...METRIC_COLUMNS.map((c) => r[c] ?? ''),
+  ];
+  return stringify([header, ...report.rows.map(row)]);
 }
 
 export function renderJson(report: SpendReport): string {

