@@ -61,7 +61,14 @@ export async function startServer(config: Config, ledgerWait: WaitOptions = {}):
   const app = buildApp({ config, ledger, writer, preparer, verifier, metrics, bodies });
   const days = config.LEDGER_CONTENT_RETENTION_DAYS;
   const stopPurge = days
-    ? scheduleContentPurge(ledger.db, days, (err) => app.log.error({ err }, 'content purge failed'))
+    ? scheduleContentPurge(
+        ledger.db,
+        days,
+        (rows) => {
+          if (rows > 0) app.log.info({ rows, olderThanDays: days }, 'content purged');
+        },
+        (err) => app.log.error({ err }, 'content purge failed'),
+      )
     : async () => {};
   const stopMaintenance = ledger.kind === 'pglite' ? scheduleEmbeddedMaintenance(ledger.db, app.log) : async () => {};
   const address = await app.listen({ port: config.PORT, host: config.HOST });

@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRouterDelivery } from '../fixtures/openrouter.js';
@@ -136,6 +137,57 @@ describe('ledger content purge', () => {
         const refused = await ledgerCli(['content', 'purge', '--older-than-days', days], ledgerWithContent.env);
         expect(refused, days).toEqual({ code: 64, stdout: '', stderr: '--older-than-days: must be a whole number from 0 to 36500\n' });
       }
+    } finally {
+      await srv.stop();
+      await ledgerWithContent.drop();
+    }
+  });
+});
+
+describe('content retention on a running server', () => {
+  it('purges expired content from its start, committing as it goes: readers see it shrink, deliveries go on', async () => {
+    const ledgerWithContent = await createTestLedger();
+    const expiredRows = 100_000;
+    const seeding = await startTestServer({ LEDGER_STORE_CONTENT: 'true' }, ledgerWithContent);
+    try {
+      const { key } = await seeding.key('acme');
+      const fresh = openRouterDelivery({ generationId: 'gen-fresh', inputTokens: 1, outputTokens: 1, totalCost: 0.1, content: true });
+      expect((await post(seeding.url, fresh, { key })).status).toBe(200);
+      await seeding.query(`INSERT INTO span_content (org_id, trace_id, span_id, attributes, events, received_at)
+        SELECT 1, lpad(to_hex(g), 32, '0'), lpad(to_hex(g), 16, '0'), json_build_object('gen_ai.prompt', repeat('x', 200)), '[]',
+          now() - interval '40 days'
+        FROM generate_series(1, ${expiredRows}) g`);
+    } finally {
+      await seeding.stop();
+    }
+
+    const srv = await startTestServer({ LEDGER_STORE_CONTENT: 'true', LEDGER_CONTENT_RETENTION_DAYS: '30' }, ledgerWithContent);
+    try {
+      const expired = async () => {
+        const [row] = await srv.query<{ n: string }>(`SELECT count(*)::text AS n FROM span_content WHERE received_at < now() - interval '30 days'`);
+        return Number(row!.n);
+      };
+      const seen: number[] = [];
+      const watching = (async () => {
+        const giveUp = Date.now() + 30_000;
+        for (;;) {
+          seen.push(await expired());
+          if (seen.at(-1) === 0 || Date.now() > giveUp) return;
+          // A turn of the event loop between reads, as a server's other work has: PGlite answers in
+          // promise callbacks alone, so reads back to back would never let the purge's next batch in.
+          await setImmediate();
+        }
+      })();
+      const { key } = await srv.key('acme');
+      const during = openRouterDelivery({ generationId: 'gen-during-purge', inputTokens: 1, outputTokens: 1, totalCost: 0.1, content: true });
+      expect((await post(srv.url, during, { key })).status).toBe(200);
+      await watching;
+      // As one DELETE the purge went from all to nothing at once (and on PGlite held every query until then).
+      expect(seen.some((n) => n > 0 && n < expiredRows), seen.join(' ')).toBe(true);
+      const [left] = await srv.query<{ content: string; spans: string }>(
+        `SELECT (SELECT count(*) FROM span_content)::text AS content, (SELECT count(*) FROM spans)::text AS spans`,
+      );
+      expect(left).toEqual({ content: '2', spans: '2' });
     } finally {
       await srv.stop();
       await ledgerWithContent.drop();
