@@ -18,6 +18,8 @@ export interface ReadDeps {
   limiter: KeyRateLimiter;
 }
 
+/** A query string as parsed: a parameter given twice is an array. */
+type RawQuery = Record<string, string | string[] | undefined>;
 type Query = Record<string, string | undefined>;
 
 const SPEND_PATH = '/developer/v1/ai-usage/spend';
@@ -25,27 +27,35 @@ const EXPORT_PATH = '/developer/v1/ai-usage/export';
 const SPEND_PARAMS = ['from', 'to', 'last', 'by', 'format', 'org'];
 const EXPORT_PARAMS = ['from', 'to', 'last', 'format', 'org'];
 
-/** A mistyped parameter (`form=…`) would otherwise go unnoticed and the report cover the default period. */
-function onlyKnownParams(q: Query, known: string[]): Query {
-  const unknown = Object.keys(q).find((name) => !known.includes(name));
-  if (unknown !== undefined) throw new ParamError(unknown, `unknown parameter (use ${known.join(', ')})`);
+/**
+ * The known parameters, each once. A mistyped one (`form=…`) would otherwise go unnoticed and the
+ * report cover the default period. `by` may be repeated (`by=day&by=model` is `by=day,model`);
+ * any other parameter given twice is refused, as neither value is surely the one meant.
+ */
+function queryParams(raw: RawQuery, known: string[]): Query {
+  const q: Query = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (!known.includes(name)) throw new ParamError(name, `unknown parameter (use ${known.join(', ')})`);
+    if (Array.isArray(value) && name !== 'by') throw new ParamError(name, 'given more than once');
+    q[name] = Array.isArray(value) ? value.join(',') : value;
+  }
   return q;
 }
 
 /** Reports and exports over HTTP, for keys of scope `read`; a key only ever sees its own organisation. */
 export function registerReadRoutes(app: FastifyInstance, deps: ReadDeps): void {
-  const authenticate = async (request: FastifyRequest): Promise<Principal> => {
+  /** The key's principal and the request's parameters: 401/403 before any 400. */
+  const authenticate = async (request: FastifyRequest, known: string[]): Promise<{ principal: Principal; q: Query }> => {
     const principal = await authorize(request, deps.verifier, deps.limiter, 'read');
-    const org = (request.query as Query).org;
-    if (org !== undefined && org !== principal.org) {
+    const q = queryParams(request.query as RawQuery, known);
+    if (q.org !== undefined && q.org !== principal.org) {
       throw new HttpError(403, `this key reads organisation "${principal.org}" only`);
     }
-    return principal;
+    return { principal, q };
   };
 
   app.get(SPEND_PATH, async (request, reply) => {
-    const principal = await authenticate(request);
-    const q = onlyKnownParams(request.query as Query, SPEND_PARAMS);
+    const { principal, q } = await authenticate(request, SPEND_PARAMS);
     const format = q.format ?? 'json';
     if (format !== 'json' && format !== 'csv') throw new ParamError('format', 'must be json or csv');
     const params = parseReportParams(q);
@@ -61,8 +71,7 @@ export function registerReadRoutes(app: FastifyInstance, deps: ReadDeps): void {
   });
 
   app.get(EXPORT_PATH, async (request, reply) => {
-    const principal = await authenticate(request);
-    const q = onlyKnownParams(request.query as Query, EXPORT_PARAMS);
+    const { principal, q } = await authenticate(request, EXPORT_PARAMS);
     if (q.format !== 'csv' && q.format !== 'focus') throw new ParamError('format', 'must be csv or focus');
     const window = parseReportParams(q);
     reply

@@ -125,8 +125,14 @@ describe('GET /developer/v1/ai-usage/spend', () => {
     expect(csv.map((r) => ({ ...r, cost_usd: r.cost_usd || null }))).toEqual(json.rows);
   });
 
+  it('by may be repeated: by=day&by=model is by=day,model', async () => {
+    const repeated = await spend(`from=${FROM}&to=${TO}&by=day&by=model,user`);
+    expect(repeated.status).toBe(200);
+    expect(await repeated.json()).toEqual(await (await spend(`from=${FROM}&to=${TO}&by=day,model,user`)).json());
+  });
+
   it('400 naming the parameter for invalid input', async () => {
-    for (const [q, param] of [['by=colour', 'by'], ['from=yesterday', 'from'], ['last=5y', 'last'], ['format=xml', 'format'], ['from=2026-11-02&to=2026-11-01', 'from'], ['last=7d&from=2026-11-01', 'last'], ['from=2026-02-30', 'from'], ['form=2026-11-01', 'form']]) {
+    for (const [q, param] of [['by=colour', 'by'], ['from=yesterday', 'from'], ['last=5y', 'last'], ['format=xml', 'format'], ['from=2026-11-02&to=2026-11-01', 'from'], ['last=7d&from=2026-11-01', 'last'], ['from=2026-02-30', 'from'], ['form=2026-11-01', 'form'], ['from=2026-10-01&from=2026-10-02', 'from'], ['format=csv&format=json', 'format'], ['org=acme&org=acme', 'org']]) {
       const res = await spend(q!);
       expect(res.status, q).toBe(400);
       expect(((await res.json()) as { message: string }).message).toMatch(new RegExp(`^${param}:`));
