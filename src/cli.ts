@@ -27,9 +27,21 @@ class UsageError extends Error {}
 
 type ArgsConfig = NonNullable<Parameters<typeof parseArgs>[0]>;
 
-/** node:util's parseArgs, with its refusals (an unknown option, a stray argument, a missing value) as wrong usage. */
+/**
+ * node:util's parseArgs, with its refusals (an unknown option, a stray argument, a missing value) as
+ * wrong usage, and one more: an option with a value given twice where it takes one. parseArgs
+ * would keep the last, so `keys create --org acme --org globex` made a key for globex unasked.
+ */
 function parseOptions<T extends ArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
   try {
+    const { tokens = [] } = parseArgs({ ...config, tokens: true });
+    const seen = new Set<string>();
+    for (const token of tokens) {
+      if (token.kind !== 'option') continue;
+      const option = config.options?.[token.name];
+      if (seen.has(token.name) && option?.type === 'string' && !option.multiple) throw new UsageError(`${token.rawName} is given more than once`);
+      seen.add(token.name);
+    }
     return parseArgs(config);
   } catch (err) {
     if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS_')) throw new UsageError((err as Error).message);
@@ -135,10 +147,14 @@ async function run(argv: string[], out: Out): Promise<void> {
     return;
   }
   if (command === 'report') {
-    const { values } = parseOptions({ args: argv.slice(1), options: { ...WINDOW_OPTIONS, by: { type: 'string' }, format: { type: 'string', default: 'table' } } });
+    const { values } = parseOptions({
+      args: argv.slice(1),
+      options: { ...WINDOW_OPTIONS, by: { type: 'string', multiple: true }, format: { type: 'string', default: 'table' } },
+    });
     const format = values.format;
     if (format !== 'table' && format !== 'csv' && format !== 'json') throw new UsageError('--format must be table, csv or json');
-    const params = parseReportParams(values);
+    // --by day --by model is --by day,model.
+    const params = parseReportParams({ ...values, by: values.by?.join(',') });
     await withLedger(async ({ db }) => {
       const report = await spendReport(db, await resolveOrg(db, values.org), params);
       out(render(report, format).replace(/\n$/, ''));

@@ -104,6 +104,9 @@ describe('ledger keys', () => {
       [['migrate', 'now'], /^Unexpected argument 'now'/],
       [['keys', 'revoke', 'a', 'b'], /^keys revoke needs the key id, and only it/],
       [['content', 'purge', '--older-than-days', '-1'], /^Option '--older-than-days' argument is ambiguous/],
+      // parseArgs keeps the last of two: a key for globex, unasked.
+      [['keys', 'create', '--org', 'acme', '--org', 'globex'], /^--org is given more than once/],
+      [['report', '--from', '2026-10-01', '--from=2026-10-02'], /^--from is given more than once/],
     ];
     for (const [args, message] of wrong) {
       const refused = await ledgerCli(args, ledger.env);

@@ -274,6 +274,8 @@ describe('exports', () => {
     expect(json.stderr).toBe('');
     const report = JSON.parse(json.stdout) as { rows: Row[]; totals: Row };
     expect(sorted(report.rows)).toEqual(await expected(['model']));
+    const repeated = await ledgerCli(['report', '--org', 'acme', '--from', FROM, '--to', TO, '--by', 'day', '--by', 'model', '--format', 'json'], ledger.env);
+    expect(sorted((JSON.parse(repeated.stdout) as { rows: Row[] }).rows)).toEqual(await expected(['day', 'model']));
     const table = await ledgerCli(['report', '--org', 'acme', '--from', FROM, '--to', TO, '--by', 'model'], ledger.env);
     expect(table.stdout).toContain('TOTAL');
     expect(table.stdout).toContain(report.totals.cost_usd!);
