@@ -58,6 +58,11 @@ const schema = z.object({
    * thread would only add hand-over costs), at most 4.
    */
   LEDGER_PREPARE_THREADS: wholeNumber(0, 64).default(Math.min(4, availableParallelism() - 1)),
+  /**
+   * The embedded ledger refuses deliveries (503) while its disk has less free space than this;
+   * 0 turns the check off. PGlite hangs when a write finds the disk full.
+   */
+  LEDGER_MIN_FREE_DISK_MB: wholeNumber(0, 10_000_000).default(256),
   /** The secret GET /metrics answers to; it tells every organisation's spend and traffic, so it is off without one. */
   LEDGER_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Extra header names whose values never reach the logs (comma-separated). */

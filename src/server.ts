@@ -10,6 +10,7 @@ import { deliveryPreparer } from './ingest/prepare-pool.js';
 import { migrate } from './ledger/migrate.js';
 import { scheduleContentPurge } from './ledger/content-retention.js';
 import { scheduleEmbeddedMaintenance } from './ledger/embedded-maintenance.js';
+import { DiskSpaceGuard, watchDiskSpace } from './ledger/disk-space.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -58,7 +59,11 @@ export async function startServer(config: Config, ledgerWait: WaitOptions = {}):
   metrics.trackPool(ledger.pool, () => writer.pending, () => preparer.pending);
   const bodies = new BodyBudget(config.LEDGER_MAX_BODY_BYTES_IN_FLIGHT);
   metrics.trackBodies(bodies);
-  const app = buildApp({ config, ledger, writer, preparer, verifier, metrics, bodies });
+  // Only the embedded ledger's disk is this process's to watch; a Postgres server watches its own.
+  const onDisk = ledger.kind === 'pglite' && !config.DATA_DIR.startsWith('memory://');
+  const disk = onDisk && config.LEDGER_MIN_FREE_DISK_MB > 0 ? new DiskSpaceGuard(config.DATA_DIR, config.LEDGER_MIN_FREE_DISK_MB) : null;
+  const app = buildApp({ config, ledger, writer, preparer, verifier, metrics, bodies, disk });
+  const stopDiskWatch = disk ? await watchDiskSpace(disk, app.log) : async () => {};
   const days = config.LEDGER_CONTENT_RETENTION_DAYS;
   const stopPurge = days
     ? scheduleContentPurge(
@@ -79,6 +84,7 @@ export async function startServer(config: Config, ledgerWait: WaitOptions = {}):
     (closing ??= (async () => {
       await stopPurge();
       await stopMaintenance();
+      await stopDiskWatch();
       await app.close();
       await preparer.close();
       await writer.drain();

@@ -13,6 +13,7 @@ import { requestEncoding } from './body.js';
 import { HttpError, toErrorReply } from './errors.js';
 import { KeyRateLimiter } from '../auth/rate-limit.js';
 import { registerIngestRoutes } from './ingest-routes.js';
+import { DISK_FULL, type DiskSpaceGuard } from '../ledger/disk-space.js';
 import { registerReadRoutes } from './read-routes.js';
 import type { Metrics } from './metrics.js';
 import type { BodyBudget } from './body-budget.js';
@@ -25,6 +26,8 @@ export interface AppDeps {
   verifier: KeyVerifier;
   metrics: Metrics;
   bodies: BodyBudget;
+  /** The embedded ledger's disk space; null where it is not watched. */
+  disk: DiskSpaceGuard | null;
 }
 
 /** Headers whose values never reach a log line. */
@@ -94,6 +97,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
+    if (deps.disk?.low) {
+      reply.code(503).header('retry-after', '5');
+      return { status: 'unavailable', message: DISK_FULL };
+    }
     try {
       await sql`SELECT 1`.execute(deps.ledger.db);
       return { status: 'ready' };
@@ -129,6 +136,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     bodies: deps.bodies,
     limiter,
     maxPending: config.LEDGER_MAX_PENDING_REQUESTS,
+    disk: deps.disk,
   });
   return app;
 }

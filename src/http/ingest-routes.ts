@@ -14,6 +14,7 @@ import { HttpError, RETRY_AFTER_SECONDS } from './errors.js';
 import { refuseOtherMethods } from './method-not-allowed.js';
 import type { BodyBudget } from './body-budget.js';
 import type { KeyRateLimiter } from '../auth/rate-limit.js';
+import { DISK_FULL, type DiskSpaceGuard } from '../ledger/disk-space.js';
 
 export const INGEST_PATHS = [
   '/developer/v1/ai-usage/openrouter/v1/traces',
@@ -34,6 +35,8 @@ export interface IngestDeps {
   limiter: KeyRateLimiter;
   /** Deliveries in hand (arriving, waiting for the body budget, prepared or committing) beyond which new ones get 503. */
   maxPending: number;
+  /** While the embedded ledger's disk is nearly full, deliveries get 503. */
+  disk: DiskSpaceGuard | null;
 }
 
 declare module 'fastify' {
@@ -66,6 +69,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
           if (inHand >= deps.maxPending) {
             throw new HttpError(503, 'the ledger is overloaded; retry later', RETRY_AFTER_SECONDS);
           }
+          if (deps.disk?.low) throw new HttpError(503, `${DISK_FULL}; retry later`, RETRY_AFTER_SECONDS);
           inHand++;
           reply.raw.once('close', () => inHand--);
         },
