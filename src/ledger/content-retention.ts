@@ -9,9 +9,9 @@ const BATCH_ROWS = 1_000;
  * Deletes stored prompt/completion content received more than `days` ago; returns rows deleted.
  * A thousand rows a statement, each committed on its own, with a pass of the event loop between:
  * retention first set on a ledger holding months of content is millions of rows, which as one
- * DELETE (31 µs a row of 8 KB on Postgres) outran the pool's 30 s statement timeout, rolled back
- * and so failed again every hour, the content never purged; and on PGlite it held the one
- * session, and so every delivery, for as long as it ran. Stops between batches once `signal` aborts.
+ * DELETE outran the pool's 30 s query timeout on Postgres (reported failed while Postgres went on
+ * deleting, unseen, on a connection the pool had taken back), and on PGlite held the one session,
+ * and so every delivery, for as long as it ran. Stops between batches once `signal` aborts.
  */
 export async function purgeContent(db: Kysely<DB>, days: number, signal?: AbortSignal): Promise<number> {
   const { rows } = await sql<{ cutoff: string }>`SELECT (now() - make_interval(days => ${days}))::text AS cutoff`.execute(db);
