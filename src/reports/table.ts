@@ -17,6 +17,8 @@ export function formatTable(header: string[], rows: (string | null)[][], footer?
 
 const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '"': '\\"', '\\': '\\\\' };
 const UNSEEN = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+/** What is escaped inside a quoted cell: the quote and backslash themselves, and what cannot be seen. */
+const ESCAPED = new RegExp(`["\\\\]|${UNSEEN.source}`, 'g');
 
 /**
  * Text as a reader can tell it apart. Values come from senders: a user.id holding an escape sequence
@@ -28,9 +30,6 @@ const UNSEEN = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u206
 function shown(text: string): string {
   const plain = text !== '' && text !== '-' && !text.startsWith('"') && !/^\s|\s$/.test(text) && !UNSEEN.test(text);
   if (plain) return text;
-  const escaped = text.replace(
-    new RegExp(`["\\\\]|${UNSEEN.source}`, 'g'),
-    (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
+  const escaped = text.replace(ESCAPED, (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return `"${escaped}"`;
 }
