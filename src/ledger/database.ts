@@ -1,4 +1,4 @@
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, chmodSync, constants, mkdirSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
@@ -81,11 +81,22 @@ export async function openDatabase(opts: DatabaseOptions): Promise<OwnLedgerData
   }
 }
 
-/** The embedded ledger's directory, made if missing; one that cannot be is a configuration error naming DATA_DIR. */
+/**
+ * The embedded ledger's directory, made if missing, owner-only; one that cannot be is a
+ * configuration error naming DATA_DIR. PGlite makes its files writable by every local user
+ * (mode 0666, whatever the umask), so only the directory's mode keeps others from rewriting the
+ * ledger, as Postgres itself insists on for its data directories. A directory this user does not
+ * own (a volume shared through its group) is left as it is.
+ */
 function makeDataDir(dir: string): void {
   try {
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     accessSync(dir, constants.W_OK);
+    try {
+      chmodSync(dir, 0o700);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+    }
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code === 'EEXIST' ? 'a file, not a directory' : (err as Error).message;
     throw new ConfigError(`invalid configuration: DATA_DIR: "${dir}" cannot hold the ledger: ${why}`);
