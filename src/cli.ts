@@ -141,8 +141,9 @@ async function run(argv: string[], out: Out): Promise<void> {
     const id = positionals[0];
     if (!id || positionals.length > 1) throw new UsageError('keys revoke needs the key id, and only it (see keys list)');
     await withLedger(async ({ db }) => {
-      if (!(await revokeKey(db, id))) throw new KeyStoreError(`no key with id ${id}`);
-      out(`revoked key ${id}`);
+      const revoked = await revokeKey(db, id);
+      if (!revoked) throw new KeyStoreError(`no key with id ${id}`);
+      out(revoked.now ? `revoked key ${id}` : `key ${id} was already revoked at ${revoked.revokedAt}; nothing changed`);
     });
     return;
   }

@@ -90,14 +90,23 @@ export async function listKeys(db: Kysely<DB>, org?: string): Promise<KeyListing
 }
 
 /** Revokes a key; false when no such key exists. Revoking twice keeps the first time. */
-export async function revokeKey(db: Kysely<DB>, id: string): Promise<boolean> {
-  if (!/^[0-9a-f-]{36}$/i.test(id)) return false;
-  const res = await db
+/**
+ * Revokes a key; returns when it was revoked and whether that was now, or null when there is no
+ * such key. A key revoked before keeps its first revocation time.
+ */
+export async function revokeKey(db: Kysely<DB>, id: string): Promise<{ revokedAt: string; now: boolean } | null> {
+  if (!/^[0-9a-f-]{36}$/i.test(id)) return null;
+  const revokedAt = sql<string>`to_char(revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`.as('revokedAt');
+  const revoked = await db
     .updateTable('api_keys')
-    .set({ revoked_at: sql`COALESCE(revoked_at, now())` })
+    .set({ revoked_at: sql`now()` })
     .where('id', '=', id)
+    .where('revoked_at', 'is', null)
+    .returning(revokedAt)
     .executeTakeFirst();
-  return res.numUpdatedRows > 0n;
+  if (revoked) return { revokedAt: revoked.revokedAt, now: true };
+  const before = await db.selectFrom('api_keys').select(revokedAt).where('id', '=', id).executeTakeFirst();
+  return before ? { revokedAt: before.revokedAt, now: false } : null;
 }
 
 export async function findKeyByHash(db: Kysely<DB>, keyHash: Buffer): Promise<StoredKey | null> {

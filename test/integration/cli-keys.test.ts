@@ -52,6 +52,11 @@ describe('ledger keys', () => {
 
     const revoked = await ledgerCli(['keys', 'revoke', key.id], ledger.env);
     expect(revoked).toMatchObject({ code: 0, stdout: `revoked key ${key.id}\n` });
+    const keysAfter = (await ledgerCli(['keys', 'list', '--json'], ledger.env)).stdout.trim().split('\n');
+    const at = keysAfter.map((line) => JSON.parse(line) as { id: string; revoked: string }).find((k) => k.id === key.id)!.revoked;
+    // Again: the first revocation's time stands, and the command says nothing changed.
+    const again = await ledgerCli(['keys', 'revoke', key.id], ledger.env);
+    expect(again).toMatchObject({ code: 0, stdout: `key ${key.id} was already revoked at ${at}; nothing changed\n` });
     await new Promise((r) => setTimeout(r, 150));
     expect((await post(server.url, delivery, { key: key.key })).status).toBe(401);
   });
