@@ -76,6 +76,9 @@ export function decodeProtobuf(body: Uint8Array, maxSpans = Infinity): DecodedTr
   } catch (err) {
     throw new UndecodableBodyError(`body is not a valid protobuf ExportTraceServiceRequest: ${(err as Error).message}`);
   }
+  // The count on the wire follows how protobufjs reads; should they ever part, the limit still
+  // holds for what comes after decoding (some 3 KB a span on its way to the ledger).
+  limitSpans(spanCount(request), maxSpans);
   const out: DecodedTraces = { spans: [], rejected: [] };
   for (const rs of request.resourceSpans ?? []) {
     const resource: OtlpResource = {
@@ -100,6 +103,12 @@ export function decodeProtobuf(body: Uint8Array, maxSpans = Infinity): DecodedTr
     }
   }
   return out;
+}
+
+function spanCount(request: PbRequest): number {
+  let n = 0;
+  for (const rs of request.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) n += ss.spans?.length ?? 0;
+  return n;
 }
 
 function toSpan(s: PbSpan, resource: OtlpResource, scope: OtlpScope): OtlpSpan {
