@@ -5,7 +5,7 @@ import { RpcStatus, ExportTraceServiceResponse } from '../../src/otlp/proto.js';
 import { revokeKey } from '../../src/auth/key-store.js';
 import { encode } from '../../bench/deliveries.js';
 import { openRouterDelivery } from '../fixtures/openrouter.js';
-import { manyTracesBody } from '../fixtures/otlp-json.js';
+import { attrs, manyTracesBody } from '../fixtures/otlp-json.js';
 import { post } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
@@ -113,6 +113,16 @@ describe('OTLP/HTTP status codes', () => {
     await expectStatus(await post(server.url, manyTracesBody('gen-many-json', 101), { key }), 413, 8, message);
     const protobuf = encode(manyTracesBody('gen-many-pb', 101), 'protobuf');
     await expectStatus(await post(server.url, protobuf, { key, contentType: 'application/x-protobuf' }), 413, 8, message);
+    // The first resource's tag rewritten to field 3 (schema_url) with wire type 5: protobufjs still
+    // decodes every span, and the count on the wire once lost its way here and let them all in.
+    const withResource = manyTracesBody('gen-many-retagged', 101);
+    withResource.resourceSpans[0]!.resource = { attributes: attrs({ 'service.name': 'openrouter' }) };
+    const retagged = encode(withResource, 'protobuf');
+    let at = 1;
+    while (retagged[at]! & 0x80) at++;
+    expect(retagged[++at], 'the first resource tag').toBe((1 << 3) | 2);
+    retagged[at] = (3 << 3) | 5;
+    await expectStatus(await post(server.url, retagged, { key, contentType: 'application/x-protobuf' }), 413, 8, message);
     expect((await post(server.url, manyTracesBody('gen-just-enough', 100), { key })).status).toBe(200);
     const rows = await server.query<{ prefix: string; n: string }>(
       `SELECT split_part(generation_id, '-', 2) AS prefix, count(*)::text AS n FROM generations
