@@ -68,6 +68,9 @@ export async function createKey(
   return { id, org: input.org, name, scope: input.scope, key, newOrg };
 }
 
+/** A key's time as listings show it: UTC, to the second. */
+const utcSecond = <T>(column: string) => sql<T>`to_char(${sql.ref(column)} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`;
+
 export async function listKeys(db: Kysely<DB>, org?: string): Promise<KeyListing[]> {
   let q = db
     .selectFrom('api_keys as k')
@@ -78,10 +81,10 @@ export async function listKeys(db: Kysely<DB>, org?: string): Promise<KeyListing
       'k.name',
       'k.scope',
       'k.key_prefix as prefix',
-      sql<string>`to_char(k.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`.as('created'),
-      sql<string | null>`to_char(k.last_used_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`.as('lastUsed'),
-      sql<string | null>`to_char(k.last_tested_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`.as('lastTested'),
-      sql<string | null>`to_char(k.revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`.as('revoked'),
+      utcSecond<string>('k.created_at').as('created'),
+      utcSecond<string | null>('k.last_used_at').as('lastUsed'),
+      utcSecond<string | null>('k.last_tested_at').as('lastTested'),
+      utcSecond<string | null>('k.revoked_at').as('revoked'),
     ])
     .orderBy('o.slug')
     .orderBy('k.created_at');
@@ -89,14 +92,13 @@ export async function listKeys(db: Kysely<DB>, org?: string): Promise<KeyListing
   return q.execute();
 }
 
-/** Revokes a key; false when no such key exists. Revoking twice keeps the first time. */
 /**
  * Revokes a key; returns when it was revoked and whether that was now, or null when there is no
  * such key. A key revoked before keeps its first revocation time.
  */
 export async function revokeKey(db: Kysely<DB>, id: string): Promise<{ revokedAt: string; now: boolean } | null> {
   if (!/^[0-9a-f-]{36}$/i.test(id)) return null;
-  const revokedAt = sql<string>`to_char(revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`.as('revokedAt');
+  const revokedAt = utcSecond<string>('revoked_at').as('revokedAt');
   const revoked = await db
     .updateTable('api_keys')
     .set({ revoked_at: sql`now()` })
