@@ -59,6 +59,43 @@ describe.runIf(inject('databaseUrl') === '')('the embedded ledger does autovacuu
     }
   });
 
+  it('vacuums a table grown by the page limit though not by a fifth, and analyses one whose rows changed by a fifth', async () => {
+    const server = await startTestServer();
+    try {
+      const { key } = await server.key('acme');
+      const send = async (prefix: string, traces: number) =>
+        expect((await post(server.url, manyTracesBody(prefix, traces), { key })).status).toBe(200);
+      const pass = async (mostPagesUnvacuumed?: number) => {
+        const logged: { table?: string; vacuumed?: boolean; analysed?: boolean }[] = [];
+        await maintainEmbeddedLedger(server.ledger.db, { info: (fields) => logged.push(fields), error: (fields) => logged.push(fields) }, mostPagesUnvacuumed);
+        return logged.filter((l) => l.table === 'spans' || l.table === 'span_usage').map(({ table, vacuumed, analysed }) => ({ table, vacuumed, analysed }));
+      };
+      for (let i = 0; i < 4; i++) await send(`gen-${i}`, 250);
+      await pass();
+      expect(await tableStats(server)).toEqual([
+        { relname: 'span_usage', reltuples: 1000 },
+        { relname: 'spans', reltuples: 1000 },
+      ]);
+      expect(await pass()).toEqual([]);
+
+      // A tenth more: under a fifth, so only a limit of pages (here one) calls for a vacuum.
+      await send('more', 100);
+      expect(await pass()).toEqual([]);
+      expect(await pass(1)).toEqual([
+        { table: 'span_usage', vacuumed: true, analysed: false },
+        { table: 'spans', vacuumed: true, analysed: false },
+      ]);
+
+      // 300 rows changed since the last analysis: more than autovacuum's 50 and a fifth of the
+      // 1,100 counted by the last vacuum. Spans grew by less than a fifth: not vacuumed.
+      await send('yet-more', 200);
+      expect(await pass(1_000_000)).toEqual([{ table: 'span_usage', vacuumed: false, analysed: true }]);
+      expect(await pass(1_000_000)).toEqual([]);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('freezes the whole database once its oldest unfrozen transaction id passes the aggressive-vacuum age', async () => {
     const server = await startTestServer();
     try {
