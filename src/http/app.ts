@@ -11,6 +11,7 @@ import type { DeliveryPreparer } from '../ingest/prepare-pool.js';
 import { CONTENT_TYPES, encodeStatus } from '../otlp/reply.js';
 import { requestEncoding } from './body.js';
 import { HttpError, toErrorReply } from './errors.js';
+import { RepeatedErrorLog } from './repeated-errors.js';
 import { KeyRateLimiter } from '../auth/rate-limit.js';
 import { registerIngestRoutes } from './ingest-routes.js';
 import { DISK_FULL, type DiskSpaceGuard } from '../ledger/disk-space.js';
@@ -83,9 +84,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     metrics.requestSeconds.observe({ route }, reply.elapsedTime / 1000);
   });
 
+  const internalErrors = new RepeatedErrorLog(app.log);
+  app.addHook('onClose', async () => internalErrors.flush());
   app.setErrorHandler(async (err, request, reply) => {
     const r = toErrorReply(err);
-    if (r.internal) request.log.error({ err }, r.message);
+    if (r.internal) internalErrors.error(request.log, err, r.message);
     else request.log.info({ status: r.status, reason: r.message }, 'request refused');
     if (r.retryAfterSeconds !== undefined) reply.header('retry-after', String(r.retryAfterSeconds));
     return sendStatus(request, reply.code(r.status), r.grpcCode, r.message);

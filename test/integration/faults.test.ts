@@ -4,6 +4,8 @@ import { sendWithRetry } from '../support/retrying-sender.js';
 import { proxyInFrontOf, type TcpProxy } from '../support/tcp-proxy.js';
 import { createTestLedger, startTestServer, type TestLedger, type TestServer } from '../support/test-server.js';
 import { post } from '../support/http.js';
+import { ledgerCli } from '../support/cli.js';
+import { startServerProcess } from '../../bench/server-process.js';
 
 // Only a server ledger can go away mid-load; the embedded one lives in the process.
 describe.runIf(inject('databaseUrl') !== '')('Postgres going away under load', () => {
@@ -73,5 +75,49 @@ describe.runIf(inject('databaseUrl') !== '')('Postgres going away under load', (
     // refused during the cut left nothing behind.
     const partial = await server.query(`SELECT trace_id FROM spans GROUP BY trace_id HAVING count(*) <> 3`);
     expect(partial).toEqual([]);
+  });
+});
+
+describe.runIf(inject('databaseUrl') !== '')('an outage in the server’s log', () => {
+  it('logs each kind of failure once in full, and the requests that failed the same way as one count', async () => {
+    const ledger = await createTestLedger();
+    const { proxy, url: viaProxy } = await proxyInFrontOf(ledger.env.DATABASE_URL!);
+    const created = await ledgerCli(['keys', 'create', '--org', 'acme', '--json'], ledger.env);
+    const { key } = JSON.parse(created.stdout) as { key: string };
+    const server = await startServerProcess({ DATABASE_URL: viaProxy.toString(), LOG_LEVEL: 'warn' }, { capture: true });
+    const N = 60;
+    try {
+      const first = openRouterDelivery({ generationId: 'gen-log-first', inputTokens: 1, outputTokens: 1 });
+      expect((await post(server.url, first, { key })).status).toBe(200);
+      proxy.cut();
+      const statuses = await Promise.all(
+        Array.from({ length: N }, (_, i) =>
+          post(server.url, openRouterDelivery({ generationId: `gen-log-${i}`, inputTokens: 1, outputTokens: 1 }), { key }).then((r) => r.status),
+        ),
+      );
+      expect(statuses).toEqual(Array(N).fill(503));
+      proxy.restore();
+    } finally {
+      await server.stop();
+      await proxy.stop();
+      await ledger.drop();
+    }
+    const errors = server
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { level: number; msg: string; err?: { message: string; stack: string }; repeats?: number; error?: string })
+      .filter((entry) => entry.level === 50);
+    const inFull = errors.filter((e) => e.err);
+    const counted = errors.filter((e) => e.repeats !== undefined);
+    // A cut connection and refused new ones: a few kinds, each once with its stack and cause.
+    expect(inFull.length).toBeGreaterThan(0);
+    expect(inFull.length).toBeLessThanOrEqual(4);
+    for (const e of inFull) expect(e.err!.message).toMatch(/^the ledger could not (store the spans|look up the API key): \S/);
+    for (const e of counted) {
+      expect(inFull.map((f) => f.err!.message)).toContain(e.error);
+      expect(e.msg).toBe(`the ledger is unavailable; retry later (${e.repeats} more request${e.repeats === 1 ? '' : 's'} failed the same way)`);
+    }
+    expect(inFull.length + counted.reduce((n, e) => n + e.repeats!, 0)).toBe(N);
   });
 });
