@@ -36,10 +36,25 @@ export class DiskSpaceGuard {
   }
 }
 
-/** Checks now and every second, saying in the log when the floor is crossed; returns the function that stops it. */
+/**
+ * Checks now and every second, saying in the log when the floor is crossed; a check that fails
+ * (DATA_DIR gone from under the server) is logged once, and again when checks work again, not
+ * every second. Returns the function that stops it.
+ */
 export async function watchDiskSpace(guard: DiskSpaceGuard, log: FastifyBaseLogger): Promise<() => Promise<void>> {
+  let failing = false;
   const check = async () => {
-    if (!(await guard.check())) return;
+    let crossed: boolean;
+    try {
+      crossed = await guard.check();
+    } catch (err) {
+      if (!failing) log.error({ err, dataDir: guard.dir }, 'disk space check failed (not logged again until it works)');
+      failing = true;
+      return;
+    }
+    if (failing) log.info({ dataDir: guard.dir }, 'disk space check works again');
+    failing = false;
+    if (!crossed) return;
     const detail = { dataDir: guard.dir, freeMb: Math.floor(guard.freeBytes! / MB), floorMb: guard.floorMb };
     if (guard.low) log.error(detail, 'embedded ledger disk nearly full: deliveries refused (503) until space is freed (LEDGER_MIN_FREE_DISK_MB)');
     else log.info(detail, 'embedded ledger disk has room again: deliveries accepted');

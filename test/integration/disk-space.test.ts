@@ -1,5 +1,11 @@
 import { statfs } from 'node:fs/promises';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import pino from 'pino';
 import { expect, it } from 'vitest';
+import { DiskSpaceGuard, watchDiskSpace } from '../../src/ledger/disk-space.js';
 import { openRouterDelivery } from '../fixtures/openrouter.js';
 import { post } from '../support/http.js';
 import { createTestLedger, startTestServer } from '../support/test-server.js';
@@ -32,4 +38,24 @@ it('with less free disk than LEDGER_MIN_FREE_DISK_MB, the embedded ledger refuse
     await server.stop();
     await ledger.drop();
   }
+});
+
+it('a disk space check that fails (DATA_DIR gone) is logged once, not every second, and its recovery once', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ledger-disk-'));
+  const lines: { level: number; msg: string }[] = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  const stop = await watchDiskSpace(new DiskSpaceGuard(dir, 1), log);
+  try {
+    rmSync(dir, { recursive: true });
+    await delay(3_500);
+    mkdirSync(dir);
+    await delay(1_500);
+  } finally {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  expect(lines.map((l) => [l.level, l.msg])).toEqual([
+    [50, 'disk space check failed (not logged again until it works)'],
+    [30, 'disk space check works again'],
+  ]);
 });
