@@ -10,7 +10,7 @@ import type { LedgerWriter } from '../ledger/ledger-writer.js';
 import type { DeliveryPreparer } from '../ingest/prepare-pool.js';
 import { CONTENT_TYPES, encodeStatus } from '../otlp/reply.js';
 import { requestEncoding } from './body.js';
-import { HttpError, toErrorReply } from './errors.js';
+import { clientErrorReply, HttpError, toErrorReply } from './errors.js';
 import { RepeatedErrorLog } from './repeated-errors.js';
 import { KeyRateLimiter } from '../auth/rate-limit.js';
 import { registerIngestRoutes } from './ingest-routes.js';
@@ -62,6 +62,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       server.keepAliveTimeout = 75_000;
       return server;
     },
+    clientErrorHandler: (err, socket) => clientErrorReply(err, socket, config.LEDGER_REQUEST_TIMEOUT_MS),
     return503OnClosing: true,
     // Two log lines per request would cost more than the request; refusals and errors are logged.
     logController: new LogController({ disableRequestLogging: true }),

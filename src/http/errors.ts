@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { Socket } from 'node:net';
 import { TooManySpansError, UndecodableBodyError } from '../otlp/model.js';
 import { LedgerUnavailableError } from '../ledger/unavailable.js';
 import { PreparationThreadError } from '../ingest/prepare-pool.js';
@@ -34,6 +36,7 @@ const GRPC_CODE: Record<number, number> = {
   413: 8, // RESOURCE_EXHAUSTED
   415: 3, // INVALID_ARGUMENT
   429: 8, // RESOURCE_EXHAUSTED
+  431: 8, // RESOURCE_EXHAUSTED
   500: 13, // INTERNAL
   503: 14, // UNAVAILABLE
 };
@@ -74,4 +77,26 @@ export function toErrorReply(err: unknown): ErrorReply {
     return reply(e.statusCode, e.message ?? 'bad request');
   }
   return reply(500, 'internal error', undefined, true);
+}
+
+/**
+ * A request Node refuses before any route sees it (headers over its 16 KB, a request not in within
+ * LEDGER_REQUEST_TIMEOUT_MS, malformed HTTP) is answered, as every other error, with a
+ * google.rpc.Status in JSON (its encoding is not known), and the connection closed.
+ */
+export function clientErrorReply(err: NodeJS.ErrnoException, socket: Socket, timeoutMs: number): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, message] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, `the request did not arrive within ${timeoutMs} ms`]
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, `request headers are larger than this server accepts (${http.maxHeaderSize} bytes)`]
+        : [400, 'malformed HTTP request'];
+  const body = JSON.stringify({ code: GRPC_CODE[status] ?? 2, message });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }

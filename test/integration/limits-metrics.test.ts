@@ -49,6 +49,25 @@ describe('limits', () => {
     });
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(closed).toMatch(/^HTTP\/1\.1 408/);
+    expect(JSON.parse(closed.split('\r\n\r\n')[1]!)).toEqual({ code: 4, message: `the request did not arrive within ${server.config.LEDGER_REQUEST_TIMEOUT_MS} ms` });
+  });
+
+  it('answers what Node refuses before any route (headers too large, malformed HTTP) with a google.rpc.Status too', async () => {
+    const url = new URL(server.url);
+    const exchange = (request: string) =>
+      new Promise<string>((resolve) => {
+        const socket = net.connect(Number(url.port), url.hostname, () => socket.write(request));
+        let reply = '';
+        socket.on('data', (d) => (reply += d.toString()));
+        socket.on('close', () => resolve(reply));
+        socket.on('error', () => {});
+      });
+    const bigHeaders = await exchange(`POST /v1/traces HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\nContent-Length: 2\r\n\r\n{}`);
+    expect(bigHeaders).toMatch(/^HTTP\/1\.1 431 /);
+    expect(JSON.parse(bigHeaders.split('\r\n\r\n')[1]!)).toEqual({ code: 8, message: 'request headers are larger than this server accepts (16384 bytes)' });
+    const garbage = await exchange('GARBAGE\r\n\r\n');
+    expect(garbage).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(garbage.split('\r\n\r\n')[1]!)).toEqual({ code: 3, message: 'malformed HTTP request' });
   });
 });
 
