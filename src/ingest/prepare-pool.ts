@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { TooManySpansError, UndecodableBodyError } from '../otlp/model.js';
+import { prepareError } from './prepare-errors.js';
 import { prepareDelivery, type DeliveryInput, type PreparedDelivery } from './prepare-delivery.js';
 import type { PrepareReply } from './prepare-worker.js';
 
@@ -28,9 +28,6 @@ export function deliveryPreparer(threads: number, opts: PreparePoolOptions = {})
   }
   return new PreparePool(threads, opts);
 }
-
-/** A thread's failure as the error it was, so that the sender hears the same as without threads. */
-const ERRORS = { undecodable: UndecodableBodyError, too_many_spans: TooManySpansError, other: Error };
 
 interface Task {
   resolve: (prepared: PreparedDelivery) => void;
@@ -111,7 +108,7 @@ class PreparePool implements DeliveryPreparer {
       if (!task) return;
       thread.tasks.delete(reply.id);
       if ('ok' in reply) task.resolve(reply.ok);
-      else task.reject(new (ERRORS[reply.error.kind])(reply.error.message));
+      else task.reject(prepareError(reply.error.kind, reply.error.message));
     });
     // A thread that dies (out of memory, a bug) fails only the deliveries it held, and is replaced:
     // at once if it had been running, after a pause if it never started.

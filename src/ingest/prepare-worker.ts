@@ -1,12 +1,12 @@
 import { parentPort } from 'node:worker_threads';
-import { TooManySpansError, UndecodableBodyError } from '../otlp/model.js';
+import { prepareErrorKind, type PrepareErrorKind } from './prepare-errors.js';
 import { prepareDelivery, type DeliveryInput, type PreparedDelivery } from './prepare-delivery.js';
 
 /** What the thread answers for task `id`; `ready` once, when it has loaded and listens. */
 export type PrepareReply =
   | { ready: true }
   | { id: number; ok: PreparedDelivery }
-  | { id: number; error: { kind: 'undecodable' | 'too_many_spans' | 'other'; message: string } };
+  | { id: number; error: { kind: PrepareErrorKind; message: string } };
 
 // A thread of the preparation pool: takes deliveries, answers with their staged rows.
 parentPort!.on('message', ({ id, input }: { id: number; input: DeliveryInput }) => {
@@ -14,8 +14,7 @@ parentPort!.on('message', ({ id, input }: { id: number; input: DeliveryInput }) 
   try {
     reply = { id, ok: prepareDelivery(input) };
   } catch (err) {
-    const kind = err instanceof UndecodableBodyError ? 'undecodable' : err instanceof TooManySpansError ? 'too_many_spans' : 'other';
-    reply = { id, error: { kind, message: String((err as Error).message) } };
+    reply = { id, error: { kind: prepareErrorKind(err), message: String((err as Error).message) } };
   }
   parentPort!.postMessage(reply);
 });
