@@ -24,7 +24,7 @@ const CHECK_INTERVAL_MS = 10_000;
 const ANALYSE_EVERY_MS = 60_000;
 
 /** 32 MB of new pages: 50-60 ms of VACUUM on a ledger's tables here. */
-export const MOST_PAGES_UNVACUUMED = 4096;
+const MOST_PAGES_UNVACUUMED = 4096;
 
 /**
  * Read only by primary key (and content by its age), so their statistics would serve no plan, and
@@ -34,10 +34,11 @@ const VACUUM_ONLY = ['spans', 'span_content'];
 
 /**
  * Vacuum by pages from the catalog (`relpages` is set by the last VACUUM or ANALYZE and survives a
- * restart). Analyse, for the tables reports plan on, when rows changed since the last ANALYZE pass
- * a fifth of the table, counted by the activity counters; PGlite keeps those only while it runs,
- * so after a restart a table never analysed at all (no statistics) is analysed at once and others
- * count afresh. The counters are flushed first, as a session flushes them at most once a second.
+ * restart). Analyse, for the tables reports plan on, once the rows changed since the last ANALYZE
+ * are more than a fifth of the table plus 50 (autovacuum's base threshold), counted by the activity
+ * counters; PGlite keeps those only while it runs, so after a restart a table never analysed at all
+ * (no statistics) is analysed at once and others count afresh. The counters are flushed first, as
+ * a session flushes them at most once a second.
  */
 const dueTables = (mostPagesUnvacuumed: number) => sql<{ name: string; vacuum: boolean; analyse: boolean }>`
   WITH sizes AS (
