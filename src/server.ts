@@ -50,8 +50,9 @@ export async function startServer(config: Config, ledgerWait: WaitOptions = {}):
     {
       maxItems: config.LEDGER_BATCH_MAX_REQUESTS,
       maxWaitMs: config.LEDGER_BATCH_MAX_WAIT_MS,
-      // PGlite is one session; Postgres takes overlapping transactions on separate connections.
-      maxInFlight: ledger.kind === 'pglite' ? 1 : config.LEDGER_WRITE_CONCURRENCY,
+      // Postgres takes overlapping transactions on separate connections. PGlite is one session:
+      // a batch commits in it while the one before is flushed to the disk (embedded-flush.ts).
+      maxInFlight: ledger.kind === 'pglite' ? 2 : config.LEDGER_WRITE_CONCURRENCY,
     },
     metrics.writer,
   );
@@ -75,7 +76,7 @@ export async function startServer(config: Config, ledgerWait: WaitOptions = {}):
         (err) => app.log.error({ err }, 'content purge failed'),
       )
     : async () => {};
-  const stopMaintenance = ledger.kind === 'pglite' ? scheduleEmbeddedMaintenance(ledger.db, app.log) : async () => {};
+  const stopMaintenance = ledger.kind === 'pglite' ? scheduleEmbeddedMaintenance(ledger.db, ledger.flush, app.log) : async () => {};
   const address = await app.listen({ port: config.PORT, host: config.HOST });
   const url = address.replace('[::1]', 'localhost');
 

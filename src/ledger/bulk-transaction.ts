@@ -1,6 +1,7 @@
 import type { PGlite } from '@electric-sql/pglite';
 import type pg from 'pg';
 import { PipelinedCopyQuery } from './pipelined-copy.js';
+import { WAL_POSITION_SQL, type EmbeddedFlush } from './embedded-flush.js';
 
 /**
  * One transaction on one session, with COPY: what the ledger writer needs and kysely does not
@@ -84,21 +85,25 @@ export function pgBulkTransaction(pool: pg.Pool, flushAfterKb = 0): RunBulkTrans
 
 /**
  * On embedded PGlite: the session is lent by `turn` (the same turns kysely queries take), since
- * PGlite is one Postgres session and two transactions must never interleave in it.
+ * PGlite is one Postgres session and two transactions must never interleave in it. The commit is
+ * flushed to the disk (`flush`, embedded-flush.ts) before the transaction returns, the session
+ * already lent to the next; `flush` null: a ledger in memory.
  */
-export function pgliteBulkTransaction(client: PGlite, turn: () => Promise<() => void>): RunBulkTransaction {
+export function pgliteBulkTransaction(client: PGlite, turn: () => Promise<() => void>, flush: EmbeddedFlush | null): RunBulkTransaction {
   return async (statements, work) => {
     const release = await turn();
+    let result;
+    let segment: string | undefined;
     try {
       await client.exec(`BEGIN; ${statements.opening}`);
-      const result = await work({
+      result = await work({
         query: async (text, params) => (await client.query<never>(text, params)).rows,
         copyIn: async (table, columns, rows) => {
           await client.query(copyStatement(table, columns, "'/dev/blob'"), [], { blob: new Blob([rows]) });
         },
       });
-      await client.exec(`${statements.closing}; COMMIT`);
-      return result;
+      const results = await client.exec(`${statements.closing}; COMMIT; ${WAL_POSITION_SQL}`);
+      segment = (results.at(-1)!.rows[0] as { wal: string }).wal;
     } catch (err) {
       // The work's error is the one to report; outside a transaction ROLLBACK only warns.
       await client.exec('ROLLBACK').catch(() => undefined);
@@ -106,5 +111,7 @@ export function pgliteBulkTransaction(client: PGlite, turn: () => Promise<() => 
     } finally {
       release();
     }
+    await flush?.committed(segment);
+    return result;
   };
 }

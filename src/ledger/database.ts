@@ -7,6 +7,7 @@ import { pgliteDialect, sessionTurns } from './pglite-dialect.js';
 import { pgBulkTransaction, pgliteBulkTransaction, type RunBulkTransaction } from './bulk-transaction.js';
 import { acquireLock, DataDirBusyError, lockHolder } from './data-dir-lock.js';
 import { bridgeAnswers, bridgeDialect, serveBridge } from './local-bridge.js';
+import { EmbeddedFlush } from './embedded-flush.js';
 import type { DB } from './schema.js';
 import { ConfigError } from '../config.js';
 
@@ -23,6 +24,8 @@ export interface LedgerDatabase {
 export interface OwnLedgerDatabase extends LedgerDatabase {
   /** A transaction with COPY, for the ledger writer. */
   bulkTransaction: RunBulkTransaction;
+  /** What flushes an embedded ledger's files to the disk; null on Postgres and in memory. */
+  flush: EmbeddedFlush | null;
 }
 
 export interface DatabaseOptions {
@@ -55,7 +58,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<OwnLedgerData
     pool.on('error', () => {});
     pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
-    return { db, kind: 'postgres', pool, bulkTransaction: pgBulkTransaction(pool, opts.writeFlushAfterKb), close: () => db.destroy() };
+    return { db, kind: 'postgres', pool, bulkTransaction: pgBulkTransaction(pool, opts.writeFlushAfterKb), flush: null, close: () => db.destroy() };
   }
   const inMemory = opts.dataDir.startsWith('memory://');
   if (!inMemory) makeDataDir(opts.dataDir);
@@ -68,13 +71,21 @@ export async function openDatabase(opts: DatabaseOptions): Promise<OwnLedgerData
     });
     const turn = sessionTurns();
     const db = new Kysely<DB>({ dialect: pgliteDialect(client, turn) });
+    // What opening wrote (a recovery after a crash) is flushed before anything builds on it.
+    const flush = inMemory ? null : new EmbeddedFlush(opts.dataDir);
+    await flush?.everything();
     const stopBridge = opts.serveLocalBridge && !inMemory ? await serveBridge(db, opts.dataDir) : async () => {};
     const close = async () => {
       await stopBridge();
+      // Closing PGlite checkpoints: its data files are written, then flushed here.
       await db.destroy();
-      unlock();
+      try {
+        await flush?.everything();
+      } finally {
+        unlock();
+      }
     };
-    return { db, kind: 'pglite', bulkTransaction: pgliteBulkTransaction(client, turn), close };
+    return { db, kind: 'pglite', bulkTransaction: pgliteBulkTransaction(client, turn, flush), flush, close };
   } catch (err) {
     unlock();
     throw err;

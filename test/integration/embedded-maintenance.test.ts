@@ -72,9 +72,9 @@ describe.runIf(inject('databaseUrl') === '')('the embedded ledger does autovacuu
         await maintenance.pass();
         return logged.filter((l) => l.table === 'spans' || l.table === 'span_usage').map(({ table, vacuumed, analysed }) => ({ table, vacuumed, analysed }));
       };
-      const byDefault = new EmbeddedMaintenance(server.ledger.db, log, { analyseEveryMs: 0 });
-      const pageLimitOfOne = new EmbeddedMaintenance(server.ledger.db, log, { mostPagesUnvacuumed: 1, analyseEveryMs: 0 });
-      const pageLimitOfAMillion = new EmbeddedMaintenance(server.ledger.db, log, { mostPagesUnvacuumed: 1_000_000, analyseEveryMs: 0 });
+      const byDefault = new EmbeddedMaintenance(server.ledger.db, null, log, { analyseEveryMs: 0 });
+      const pageLimitOfOne = new EmbeddedMaintenance(server.ledger.db, null, log, { mostPagesUnvacuumed: 1, analyseEveryMs: 0 });
+      const pageLimitOfAMillion = new EmbeddedMaintenance(server.ledger.db, null, log, { mostPagesUnvacuumed: 1_000_000, analyseEveryMs: 0 });
       for (let i = 0; i < 4; i++) await send(`gen-${i}`, 250);
       await pass(byDefault);
       expect(await tableStats(server)).toEqual([
@@ -99,7 +99,7 @@ describe.runIf(inject('databaseUrl') === '')('the embedded ledger does autovacuu
 
       // At most one analysis of a table a while: due again, it waits out the while.
       const analysed = async (maintenance: EmbeddedMaintenance) => (await pass(maintenance)).filter((l) => l.analysed).map((l) => l.table);
-      const hourly = new EmbeddedMaintenance(server.ledger.db, log, { analyseEveryMs: 3_600_000 });
+      const hourly = new EmbeddedMaintenance(server.ledger.db, null, log, { analyseEveryMs: 3_600_000 });
       await send('hour-1', 400);
       expect(await analysed(hourly)).toEqual(['span_usage']);
       await send('hour-2', 500);
@@ -121,7 +121,7 @@ describe.runIf(inject('databaseUrl') === '')('the embedded ledger does autovacuu
       // The server's one session: these stand for a ledger 150 million transactions old.
       await server.query(`SET vacuum_freeze_table_age = 10; SET vacuum_freeze_min_age = 0`);
       const logged: object[] = [];
-      await new EmbeddedMaintenance(server.ledger.db, { info: (fields) => logged.push(fields), error: (fields) => logged.push(fields) }).pass();
+      await new EmbeddedMaintenance(server.ledger.db, null, { info: (fields) => logged.push(fields), error: (fields) => logged.push(fields) }).pass();
       await server.query(`RESET vacuum_freeze_table_age; RESET vacuum_freeze_min_age`);
       expect(logged).toContainEqual(expect.objectContaining({ table: '(all, freezing)' }));
       expect(await age()).toBeLessThan(5);
