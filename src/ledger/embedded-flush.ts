@@ -27,6 +27,10 @@ export const flushToDisk: FlushFile = async (file, isDirectory) => {
 
 const FLUSHES_AT_ONCE = 16;
 
+/** The directories of a Postgres data directory (`base`, `global`, `pg_wal`, `pg_xact`, …). */
+const POSTGRES_DIRS = /^(base|global|pg_[a-z_]+)$/;
+const POSTGRES_FILES = /^(PG_VERSION|[a-z_.]+\.conf)$/;
+
 export class EmbeddedFlush {
   readonly #walDir: string;
   #segment: string | null = null;
@@ -54,10 +58,16 @@ export class EmbeddedFlush {
     this.#segment = segment;
   }
 
-  /** Every file and directory of the ledger: after a checkpoint, which writes the data files. */
+  /**
+   * Every file and directory of the ledger: after a checkpoint, which writes the data files. Only
+   * Postgres's own directories are walked: PGlite makes its ledger in a directory that holds other
+   * things too (DATA_DIR set to a home directory), and those are not the ledger's to flush.
+   */
   async everything(): Promise<void> {
-    const entries = await readdir(this.dataDir, { recursive: true, withFileTypes: true });
-    const all = entries
+    const top = await readdir(this.dataDir, { withFileTypes: true });
+    const ledgerDirs = top.filter((e) => e.isDirectory() && POSTGRES_DIRS.test(e.name));
+    const below = await Promise.all(ledgerDirs.map((d) => readdir(path.join(this.dataDir, d.name), { recursive: true, withFileTypes: true })));
+    const all = [...top.filter((e) => e.isFile() && POSTGRES_FILES.test(e.name)), ...ledgerDirs, ...below.flat()]
       .filter((e) => e.isFile() || e.isDirectory())
       .map((e) => ({ file: path.join(e.parentPath, e.name), isDirectory: e.isDirectory() }));
     await this.#flushAll(all.filter((e) => !e.isDirectory));

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -81,6 +81,10 @@ describe.runIf(inject('databaseUrl') === '')('the embedded ledger flushes to the
     const log = { info: (fields: object, msg: string) => logged.push({ msg, fields }), error: (fields: object, msg: string) => logged.push({ msg, fields }) };
     const redo = async () => (await client.query<{ redo: string }>('SELECT redo_lsn::text AS redo FROM pg_control_checkpoint()')).rows[0]!.redo;
     await client.exec(insert(1_000, 100).query);
+    // PGlite makes its ledger in a directory holding other things too: those are not flushed.
+    mkdirSync(path.join(dir, 'notes'));
+    writeFileSync(path.join(dir, 'notes', 'todo.txt'), 'x');
+    writeFileSync(path.join(dir, 'readme.txt'), 'x');
     const before = await redo();
 
     await new EmbeddedMaintenance(db, flush, log, { checkpointWalBytes: 1024 * 1024 * 1024 }).pass();
@@ -92,6 +96,7 @@ describe.runIf(inject('databaseUrl') === '')('the embedded ledger flushes to the
     expect(await redo()).not.toBe(before);
     expect(logged.map((l) => l.msg)).toContain('embedded ledger checkpointed');
     const table = (await client.query<{ file: string }>(`SELECT pg_relation_filepath('t') AS file`)).rows[0]!.file;
-    expect(flushed).toEqual(expect.arrayContaining([table, 'global/pg_control', `pg_wal/${await segment()}`, 'base', '.']));
+    expect(flushed).toEqual(expect.arrayContaining([table, 'global/pg_control', `pg_wal/${await segment()}`, 'base', 'PG_VERSION', 'postgresql.conf', '.']));
+    expect(flushed.filter((f) => /notes|readme/.test(f))).toEqual([]);
   });
 });
