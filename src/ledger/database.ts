@@ -1,4 +1,4 @@
-import { accessSync, chmodSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, chmodSync, constants, mkdirSync, readdirSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
@@ -102,6 +102,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<OwnLedgerData
 function makeDataDir(dir: string): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    refuseForeignDirectory(dir);
     accessSync(dir, constants.W_OK);
     try {
       chmodSync(dir, 0o700);
@@ -109,9 +110,27 @@ function makeDataDir(dir: string): void {
       if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
     }
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     const why = (err as NodeJS.ErrnoException).code === 'EEXIST' ? 'a file, not a directory' : (err as Error).message;
     throw new ConfigError(`invalid configuration: DATA_DIR: "${dir}" cannot hold the ledger: ${why}`);
   }
+}
+
+/** What an empty directory may hold: a file system's own, and what an earlier run of this service left. */
+const NOT_FOREIGN = new Set(['lost+found', '.ledger.lock', '.ledger.sock']);
+
+/**
+ * PGlite makes its ledger in whatever directory it is given, beside what is there: DATA_DIR set
+ * to a home directory or a project's would get twenty Postgres directories among its files. A
+ * directory that holds other things and no ledger (PG_VERSION) is refused.
+ */
+function refuseForeignDirectory(dir: string): void {
+  const names = readdirSync(dir).filter((name) => !NOT_FOREIGN.has(name));
+  if (names.length === 0 || names.includes('PG_VERSION')) return;
+  const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? ', …' : '');
+  throw new ConfigError(
+    `invalid configuration: DATA_DIR: "${dir}" holds other files (${shown}) and no ledger: give an empty or new directory`,
+  );
 }
 
 /** How long a process waits for a held embedded ledger to be served or let go. */

@@ -1,3 +1,6 @@
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { setImmediate } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -87,6 +90,20 @@ describe('ledger keys', () => {
       stdout: '',
       stderr: `invalid configuration: DATA_DIR: "${fileURLToPath(import.meta.url)}" cannot hold the ledger: a file, not a directory\n`,
     });
+    // A directory of other things (a home directory, a project): PGlite would make its ledger among them.
+    const project = mkdtempSync(path.join(tmpdir(), 'ledger-project-'));
+    try {
+      writeFileSync(path.join(project, 'notes.txt'), 'mine');
+      const notEmpty = await ledgerCli(['keys', 'list'], { DATA_DIR: project });
+      expect(notEmpty).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: `invalid configuration: DATA_DIR: "${project}" holds other files (notes.txt) and no ledger: give an empty or new directory\n`,
+      });
+      expect(readdirSync(project)).toEqual(['notes.txt']);
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
   });
 
   it('prints its usage on help or --help, to stdout with exit code 0, whatever the environment', async () => {
