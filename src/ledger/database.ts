@@ -7,7 +7,7 @@ import { pgliteDialect, sessionTurns } from './pglite-dialect.js';
 import { pgBulkTransaction, pgliteBulkTransaction, type RunBulkTransaction } from './bulk-transaction.js';
 import { acquireLock, DataDirBusyError, lockHolder } from './data-dir-lock.js';
 import { bridgeAnswers, bridgeDialect, serveBridge } from './local-bridge.js';
-import { EmbeddedFlush } from './embedded-flush.js';
+import { EmbeddedFlush, isPostgresEntry } from './embedded-flush.js';
 import type { DB } from './schema.js';
 import { ConfigError } from '../config.js';
 
@@ -122,11 +122,15 @@ const NOT_FOREIGN = new Set(['lost+found', '.ledger.lock', '.ledger.sock']);
 /**
  * PGlite makes its ledger in whatever directory it is given, beside what is there: DATA_DIR set
  * to a home directory or a project's would get twenty Postgres directories among its files. A
- * directory that holds other things and no ledger (PG_VERSION) is refused.
+ * directory that holds other things and no ledger (PG_VERSION) is refused. Postgres's own entries
+ * without PG_VERSION are a ledger whose making was cut off (killed in its first start): PGlite
+ * makes it again.
  */
 function refuseForeignDirectory(dir: string): void {
-  const names = readdirSync(dir).filter((name) => !NOT_FOREIGN.has(name));
-  if (names.length === 0 || names.includes('PG_VERSION')) return;
+  const all = readdirSync(dir);
+  if (all.includes('PG_VERSION')) return;
+  const names = all.filter((name) => !NOT_FOREIGN.has(name) && !isPostgresEntry(name));
+  if (names.length === 0) return;
   const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? ', …' : '');
   throw new ConfigError(
     `invalid configuration: DATA_DIR: "${dir}" holds other files (${shown}) and no ledger: give an empty or new directory`,

@@ -29,7 +29,12 @@ const FLUSHES_AT_ONCE = 16;
 
 /** The directories of a Postgres data directory (`base`, `global`, `pg_wal`, `pg_xact`, …). */
 const POSTGRES_DIRS = /^(base|global|pg_[a-z_]+)$/;
-const POSTGRES_FILES = /^(PG_VERSION|[a-z_.]+\.conf)$/;
+const POSTGRES_FILES = /^(PG_VERSION|postgresql(\.auto)?\.conf|pg_[a-z]+\.conf)$/;
+
+/** Whether a name in a data directory is one of Postgres's own. */
+export function isPostgresEntry(name: string): boolean {
+  return POSTGRES_DIRS.test(name) || POSTGRES_FILES.test(name);
+}
 
 export class EmbeddedFlush {
   readonly #walDir: string;

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setImmediate } from 'node:timers/promises';
@@ -101,6 +101,11 @@ describe('ledger keys', () => {
         stderr: `invalid configuration: DATA_DIR: "${project}" holds other files (notes.txt) and no ledger: give an empty or new directory\n`,
       });
       expect(readdirSync(project)).toEqual(['notes.txt']);
+      // Postgres's own entries and no PG_VERSION: a ledger's first start cut off, which PGlite makes again.
+      rmSync(path.join(project, 'notes.txt'));
+      mkdirSync(path.join(project, 'pg_wal'));
+      expect(await ledgerCli(['keys', 'list'], { DATA_DIR: project })).toMatchObject({ code: 0, stderr: '' });
+      expect(readdirSync(project)).toContain('PG_VERSION');
     } finally {
       rmSync(project, { recursive: true, force: true });
     }
