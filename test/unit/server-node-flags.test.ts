@@ -11,8 +11,9 @@ describe("the server's Node flags", () => {
     const start = (JSON.parse(read('package.json')) as { scripts: { start: string } }).scripts.start;
     const cmd = /^CMD (\[.*\])$/m.exec(read('Dockerfile'))?.[1];
     expect(SERVER_NODE_FLAGS).toContain('--max-semi-space-size=8');
-    expect(start.split(' ').slice(0, 2)).toEqual(['exec', 'tsx']);
-    expect(start.split(' ').slice(2, -1)).toEqual(SERVER_NODE_FLAGS);
+    expect(start.split(' ').slice(0, 2)).toEqual(['exec', 'node']);
+    expect(start.split(' ').slice(2, -3)).toEqual(SERVER_NODE_FLAGS);
+    expect(start.split(' ').slice(-3)).toEqual(['--import', 'tsx', 'src/main.ts']);
     expect((JSON.parse(cmd ?? '[]') as string[]).slice(1, -1)).toEqual(SERVER_NODE_FLAGS);
   });
 });
