@@ -87,7 +87,7 @@ export function pgBulkTransaction(pool: pg.Pool, flushAfterKb = 0): RunBulkTrans
  * On embedded PGlite: the session is lent by `turn` (the same turns kysely queries take), since
  * PGlite is one Postgres session and two transactions must never interleave in it. The commit is
  * flushed to the disk (`flush`, embedded-flush.ts) before the transaction returns, the session
- * already lent to the next; `flush` null: a ledger in memory.
+ * already lent to whoever waits for it; `flush` null: a ledger in memory.
  */
 export function pgliteBulkTransaction(client: PGlite, turn: () => Promise<() => void>, flush: EmbeddedFlush | null): RunBulkTransaction {
   return async (statements, work) => {
