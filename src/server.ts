@@ -51,8 +51,6 @@ export async function startServer(config: Config, ledgerWait: WaitOptions = {}):
       maxItems: config.LEDGER_BATCH_MAX_REQUESTS,
       maxWaitMs: config.LEDGER_BATCH_MAX_WAIT_MS,
       // Postgres takes overlapping transactions on separate connections; PGlite is one session.
-      // (Two PGlite batches in flight, one committing while the other's commit was flushed to the
-      // disk, once made a delivery sent during an export wait over 60 s under load: not kept.)
       maxInFlight: ledger.kind === 'pglite' ? 1 : config.LEDGER_WRITE_CONCURRENCY,
     },
     metrics.writer,
