@@ -2,12 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
+const LOCK_FILE = '.ledger.lock';
+
 /**
  * PGlite files may be opened by one process only. The process that opens them holds this lock
  * file (its pid inside); a lock whose process is gone is taken over.
  */
 export function lockPath(dataDir: string): string {
-  return path.join(dataDir, '.ledger.lock');
+  return path.join(dataDir, LOCK_FILE);
+}
+
+/** The lock, or its copy written aside (createWithPid) and left by a process killed while taking it. */
+export function isLockFile(name: string): boolean {
+  return name === LOCK_FILE || name.startsWith(`${LOCK_FILE}.`);
 }
 
 /**

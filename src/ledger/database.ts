@@ -5,8 +5,8 @@ import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { pgliteDialect, sessionTurns } from './pglite-dialect.js';
 import { pgBulkTransaction, pgliteBulkTransaction, type RunBulkTransaction } from './bulk-transaction.js';
-import { acquireLock, DataDirBusyError, lockHolder } from './data-dir-lock.js';
-import { bridgeAnswers, bridgeDialect, serveBridge } from './local-bridge.js';
+import { acquireLock, DataDirBusyError, isLockFile, lockHolder } from './data-dir-lock.js';
+import { bridgeAnswers, bridgeDialect, serveBridge, SOCKET_FILE } from './local-bridge.js';
 import { EmbeddedFlush, isPostgresEntry } from './embedded-flush.js';
 import type { DB } from './schema.js';
 import { ConfigError } from '../config.js';
@@ -115,7 +115,9 @@ function makeDataDir(dir: string): void {
 }
 
 /** What an empty directory may hold: a file system's own, and what an earlier run of this service left. */
-const NOT_FOREIGN = new Set(['lost+found', '.ledger.lock', '.ledger.sock']);
+function isOwnFile(name: string): boolean {
+  return name === 'lost+found' || name === SOCKET_FILE || isLockFile(name) || isPostgresEntry(name);
+}
 
 /**
  * PGlite makes its ledger in whatever directory it is given, beside what is there: DATA_DIR set
@@ -127,7 +129,7 @@ const NOT_FOREIGN = new Set(['lost+found', '.ledger.lock', '.ledger.sock']);
 function refuseForeignDirectory(dir: string): void {
   const all = readdirSync(dir);
   if (all.includes('PG_VERSION')) return;
-  const names = all.filter((name) => !NOT_FOREIGN.has(name) && !isPostgresEntry(name));
+  const names = all.filter((name) => !isOwnFile(name));
   if (names.length === 0) return;
   const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? ', …' : '');
   throw new ConfigError(

@@ -4,13 +4,15 @@ import path from 'node:path';
 import { CompiledQuery, type DatabaseConnection, type Dialect, type Kysely, type QueryResult } from 'kysely';
 import { postgresDialect, SqlTransactionDriver } from './kysely-driver-base.js';
 
+export const SOCKET_FILE = '.ledger.sock';
+
 /**
  * While the server holds the embedded ledger, the `ledger` command line reaches it through this
  * bridge: a Unix socket in DATA_DIR (owner-only), one socket per database connection, newline-
  * delimited JSON of compiled queries. Only local processes of the same user can connect.
  */
 export function socketPath(dataDir: string): string {
-  return path.join(path.resolve(dataDir), '.ledger.sock');
+  return path.join(path.resolve(dataDir), SOCKET_FILE);
 }
 
 interface Request {
