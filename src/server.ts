@@ -75,7 +75,7 @@ export async function startServer(config: Config, ledgerWait: WaitOptions = {}):
         (err) => app.log.error({ err }, 'content purge failed'),
       )
     : async () => {};
-  const stopMaintenance = ledger.kind === 'pglite' ? scheduleEmbeddedMaintenance(ledger.db, app.log) : async () => {};
+  const stopMaintenance = ledger.kind === 'pglite' ? scheduleEmbeddedMaintenance(ledger.db, ledger.flush, app.log) : async () => {};
   const address = await app.listen({ port: config.PORT, host: config.HOST });
   const url = address.replace('[::1]', 'localhost');
 

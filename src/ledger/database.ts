@@ -24,6 +24,8 @@ export interface LedgerDatabase {
 export interface OwnLedgerDatabase extends LedgerDatabase {
   /** A transaction with COPY, for the ledger writer. */
   bulkTransaction: RunBulkTransaction;
+  /** What flushes an embedded ledger's files to the disk; null on Postgres and in memory. */
+  flush: EmbeddedFlush | null;
 }
 
 export interface DatabaseOptions {
@@ -56,7 +58,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<OwnLedgerData
     pool.on('error', () => {});
     pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
-    return { db, kind: 'postgres', pool, bulkTransaction: pgBulkTransaction(pool, opts.writeFlushAfterKb), close: () => db.destroy() };
+    return { db, kind: 'postgres', pool, bulkTransaction: pgBulkTransaction(pool, opts.writeFlushAfterKb), flush: null, close: () => db.destroy() };
   }
   const inMemory = opts.dataDir.startsWith('memory://');
   if (!inMemory) makeDataDir(opts.dataDir);
@@ -83,7 +85,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<OwnLedgerData
         unlock();
       }
     };
-    return { db, kind: 'pglite', bulkTransaction: pgliteBulkTransaction(client, turn, flush), close };
+    return { db, kind: 'pglite', bulkTransaction: pgliteBulkTransaction(client, turn, flush), flush, close };
   } catch (err) {
     unlock();
     throw err;

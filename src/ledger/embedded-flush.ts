@@ -7,8 +7,8 @@ import path from 'node:path';
  * of a server storing 20 deliveries saw 23 pwrite64s and no fsync or fdatasync. That survives a
  * crash of the process (kill -9), not of the machine: a power loss or kernel panic could take
  * acknowledged deliveries with it. So the server flushes what Postgres would have: a commit's WAL
- * before the commit is acknowledged, and every file after PGlite's checkpoints (at close, and the
- * one that ends a recovery at open).
+ * before the commit is acknowledged, and every file after a checkpoint (the server's own, PGlite's
+ * at close, and the one that ends a recovery at open).
  */
 
 /** The WAL segment file the session's next record goes to (the last commit's, or the one after). */

@@ -1,12 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
+import { Kysely } from 'kysely';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { pgliteBulkTransaction } from '../../src/ledger/bulk-transaction.js';
 import { EmbeddedFlush, flushToDisk } from '../../src/ledger/embedded-flush.js';
-import { sessionTurns } from '../../src/ledger/pglite-dialect.js';
+import { EmbeddedMaintenance } from '../../src/ledger/embedded-maintenance.js';
+import { pgliteDialect, sessionTurns } from '../../src/ledger/pglite-dialect.js';
+import type { DB } from '../../src/ledger/schema.js';
 
 // The disk itself cannot be watched from a test: the flushes are recorded on their way to it.
 describe.runIf(inject('databaseUrl') === '')('the embedded ledger flushes to the disk what Postgres would have', () => {
@@ -70,5 +73,30 @@ describe.runIf(inject('databaseUrl') === '')('the embedded ledger flushes to the
     const now = await segment();
     expect(now).not.toBe(first);
     expect(flushed).toEqual(expect.arrayContaining([`pg_wal/${first}`, `pg_wal/${now}`, 'pg_wal']));
+  });
+
+  it('checkpoints once enough WAL is written (PGlite does only when it closes), and flushes every file after', async () => {
+    const db = new Kysely<DB>({ dialect: pgliteDialect(client, turn) });
+    const logged: { msg: string; fields: object }[] = [];
+    const log = { info: (fields: object, msg: string) => logged.push({ msg, fields }), error: (fields: object, msg: string) => logged.push({ msg, fields }) };
+    const redo = async () => (await client.query<{ redo: string }>('SELECT redo_lsn::text AS redo FROM pg_control_checkpoint()')).rows[0]!.redo;
+    await client.exec(insert(1_000, 100).query);
+    // PGlite makes its ledger in a directory holding other things too: those are not flushed.
+    mkdirSync(path.join(dir, 'notes'));
+    writeFileSync(path.join(dir, 'notes', 'todo.txt'), 'x');
+    writeFileSync(path.join(dir, 'readme.txt'), 'x');
+    const before = await redo();
+
+    await new EmbeddedMaintenance(db, flush, log, { checkpointWalBytes: 1024 * 1024 * 1024 }).pass();
+    expect(await redo()).toBe(before);
+    expect(logged.map((l) => l.msg)).not.toContain('embedded ledger checkpointed');
+
+    flushed = [];
+    await new EmbeddedMaintenance(db, flush, log, { checkpointWalBytes: 1 }).pass();
+    expect(await redo()).not.toBe(before);
+    expect(logged.map((l) => l.msg)).toContain('embedded ledger checkpointed');
+    const table = (await client.query<{ file: string }>(`SELECT pg_relation_filepath('t') AS file`)).rows[0]!.file;
+    expect(flushed).toEqual(expect.arrayContaining([table, 'global/pg_control', `pg_wal/${await segment()}`, 'base', 'PG_VERSION', 'postgresql.conf', '.']));
+    expect(flushed.filter((f) => /notes|readme/.test(f))).toEqual([]);
   });
 });

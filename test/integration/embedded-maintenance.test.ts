@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, inject, it } from 'vitest';
-import { maintainEmbeddedLedger } from '../../src/ledger/embedded-maintenance.js';
+import { EmbeddedMaintenance } from '../../src/ledger/embedded-maintenance.js';
 import { manyTracesBody } from '../fixtures/otlp-json.js';
 import { post } from '../support/http.js';
 import { createTestLedger, startTestServer, type TestServer } from '../support/test-server.js';
@@ -59,6 +59,76 @@ describe.runIf(inject('databaseUrl') === '')('the embedded ledger does autovacuu
     }
   });
 
+  it('vacuums a table grown by the page limit though not by a fifth, and analyses one whose rows changed by a fifth, at most once a while', async () => {
+    const server = await startTestServer();
+    try {
+      const { key } = await server.key('acme');
+      const send = async (prefix: string, traces: number) =>
+        expect((await post(server.url, manyTracesBody(prefix, traces), { key })).status).toBe(200);
+      let logged: { table?: string; vacuumed?: boolean; analysed?: boolean }[] = [];
+      const log = { info: (fields: object) => logged.push(fields), error: (fields: object) => logged.push(fields) };
+      const pass = async (maintenance: EmbeddedMaintenance) => {
+        logged = [];
+        await maintenance.pass();
+        return logged.filter((l) => l.table === 'spans' || l.table === 'span_usage').map(({ table, vacuumed, analysed }) => ({ table, vacuumed, analysed }));
+      };
+      const byDefault = new EmbeddedMaintenance(server.ledger.db, null, log, { analyseEveryMs: 0 });
+      const pageLimitOfOne = new EmbeddedMaintenance(server.ledger.db, null, log, { mostPagesUnvacuumed: 1, analyseEveryMs: 0 });
+      const pageLimitOfAMillion = new EmbeddedMaintenance(server.ledger.db, null, log, { mostPagesUnvacuumed: 1_000_000, analyseEveryMs: 0 });
+      for (let i = 0; i < 4; i++) await send(`gen-${i}`, 250);
+      await pass(byDefault);
+      expect(await tableStats(server)).toEqual([
+        { relname: 'span_usage', reltuples: 1000 },
+        { relname: 'spans', reltuples: 1000 },
+      ]);
+      expect(await pass(byDefault)).toEqual([]);
+
+      // A tenth more: under a fifth, so only a limit of pages (here one) calls for a vacuum.
+      await send('more', 100);
+      expect(await pass(byDefault)).toEqual([]);
+      expect(await pass(pageLimitOfOne)).toEqual([
+        { table: 'span_usage', vacuumed: true, analysed: false },
+        { table: 'spans', vacuumed: true, analysed: false },
+      ]);
+
+      // 300 rows changed since the last analysis: more than autovacuum's 50 and a fifth of the
+      // 1,100 counted by the last vacuum. Spans grew by less than a fifth: not vacuumed.
+      await send('yet-more', 200);
+      expect(await pass(pageLimitOfAMillion)).toEqual([{ table: 'span_usage', vacuumed: false, analysed: true }]);
+      expect(await pass(pageLimitOfAMillion)).toEqual([]);
+
+      // At most one analysis of a table a while: due again, it waits out the while.
+      const analysed = async (maintenance: EmbeddedMaintenance) => (await pass(maintenance)).filter((l) => l.analysed).map((l) => l.table);
+      const hourly = new EmbeddedMaintenance(server.ledger.db, null, log, { analyseEveryMs: 3_600_000 });
+      await send('hour-1', 400);
+      expect(await analysed(hourly)).toEqual(['span_usage']);
+      await send('hour-2', 500);
+      expect(await analysed(hourly)).toEqual([]);
+      expect(await analysed(pageLimitOfAMillion)).toEqual(['span_usage']);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('leaves a table of a few rows without statistics: the planner would take them for the table for good', async () => {
+    const server = await startTestServer();
+    try {
+      const { key } = await server.key('acme');
+      const logged: { table?: string }[] = [];
+      const maintenance = new EmbeddedMaintenance(server.ledger.db, null, { info: (f) => logged.push(f), error: (f) => logged.push(f) }, { analyseEveryMs: 0 });
+      expect((await post(server.url, manyTracesBody('gen-first', 1), { key })).status).toBe(200);
+      await maintenance.pass();
+      expect(logged.filter((l) => l.table === 'span_usage')).toEqual([]);
+      expect(await server.query(`SELECT attname FROM pg_stats WHERE tablename = 'span_usage'`)).toEqual([]);
+      // A few hundred generations later, it is analysed.
+      expect((await post(server.url, manyTracesBody('gen-more', 500), { key })).status).toBe(200);
+      await maintenance.pass();
+      expect(logged).toContainEqual(expect.objectContaining({ table: 'span_usage', analysed: true }));
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('freezes the whole database once its oldest unfrozen transaction id passes the aggressive-vacuum age', async () => {
     const server = await startTestServer();
     try {
@@ -70,7 +140,7 @@ describe.runIf(inject('databaseUrl') === '')('the embedded ledger does autovacuu
       // The server's one session: these stand for a ledger 150 million transactions old.
       await server.query(`SET vacuum_freeze_table_age = 10; SET vacuum_freeze_min_age = 0`);
       const logged: object[] = [];
-      await maintainEmbeddedLedger(server.ledger.db, { info: (fields) => logged.push(fields), error: (fields) => logged.push(fields) });
+      await new EmbeddedMaintenance(server.ledger.db, null, { info: (fields) => logged.push(fields), error: (fields) => logged.push(fields) }).pass();
       await server.query(`RESET vacuum_freeze_table_age; RESET vacuum_freeze_min_age`);
       expect(logged).toContainEqual(expect.objectContaining({ table: '(all, freezing)' }));
       expect(await age()).toBeLessThan(5);
