@@ -19,6 +19,20 @@ async function estimatedGenerations(server: TestServer): Promise<number> {
   return Number(/rows=(\d+)/.exec(plan!['QUERY PLAN'])![1]);
 }
 
+/** A fresh server with an ingest key, stopped after `body`. */
+async function withServer(body: (server: TestServer, key: string) => Promise<void>): Promise<void> {
+  const server = await startTestServer();
+  try {
+    const { key } = await server.key('acme');
+    await body(server, key);
+  } finally {
+    await server.stop();
+  }
+}
+
+/** A maintenance log that keeps each line's fields in `logged`. */
+const logInto = (logged: object[]) => ({ info: (fields: object) => void logged.push(fields), error: (fields: object) => void logged.push(fields) });
+
 // Postgres has autovacuum; PGlite, one process in single-user mode, has none.
 describe.runIf(inject('databaseUrl') === '')('the embedded ledger does autovacuum’s job', () => {
   it('a server analyses and vacuums, when it starts, the tables that grew since they last were', async () => {
@@ -59,16 +73,14 @@ describe.runIf(inject('databaseUrl') === '')('the embedded ledger does autovacuu
     }
   });
 
-  it('vacuums a table grown by the page limit though not by a fifth, and analyses one whose rows changed by a fifth, at most once a while', async () => {
-    const server = await startTestServer();
-    try {
-      const { key } = await server.key('acme');
+  it('vacuums a table grown by the page limit though not by a fifth, and analyses one whose rows changed by a fifth, at most once a while', () =>
+    withServer(async (server, key) => {
       const send = async (prefix: string, traces: number) =>
         expect((await post(server.url, manyTracesBody(prefix, traces), { key })).status).toBe(200);
-      let logged: { table?: string; vacuumed?: boolean; analysed?: boolean }[] = [];
-      const log = { info: (fields: object) => logged.push(fields), error: (fields: object) => logged.push(fields) };
+      const logged: { table?: string; vacuumed?: boolean; analysed?: boolean }[] = [];
+      const log = logInto(logged);
       const pass = async (maintenance: EmbeddedMaintenance) => {
-        logged = [];
+        logged.length = 0;
         await maintenance.pass();
         return logged.filter((l) => l.table === 'spans' || l.table === 'span_usage').map(({ table, vacuumed, analysed }) => ({ table, vacuumed, analysed }));
       };
@@ -105,17 +117,12 @@ describe.runIf(inject('databaseUrl') === '')('the embedded ledger does autovacuu
       await send('hour-2', 500);
       expect(await analysed(hourly)).toEqual([]);
       expect(await analysed(pageLimitOfAMillion)).toEqual(['span_usage']);
-    } finally {
-      await server.stop();
-    }
-  });
+    }));
 
-  it('leaves a table of a few rows without statistics: the planner would take them for the table for good', async () => {
-    const server = await startTestServer();
-    try {
-      const { key } = await server.key('acme');
+  it('leaves a table of a few rows without statistics: the planner would take them for the table for good', () =>
+    withServer(async (server, key) => {
       const logged: { table?: string }[] = [];
-      const maintenance = new EmbeddedMaintenance(server.ledger.db, null, { info: (f) => logged.push(f), error: (f) => logged.push(f) }, { analyseEveryMs: 0 });
+      const maintenance = new EmbeddedMaintenance(server.ledger.db, null, logInto(logged), { analyseEveryMs: 0 });
       expect((await post(server.url, manyTracesBody('gen-first', 1), { key })).status).toBe(200);
       await maintenance.pass();
       expect(logged.filter((l) => l.table === 'span_usage')).toEqual([]);
@@ -124,15 +131,10 @@ describe.runIf(inject('databaseUrl') === '')('the embedded ledger does autovacuu
       expect((await post(server.url, manyTracesBody('gen-more', 500), { key })).status).toBe(200);
       await maintenance.pass();
       expect(logged).toContainEqual(expect.objectContaining({ table: 'span_usage', analysed: true }));
-    } finally {
-      await server.stop();
-    }
-  });
+    }));
 
-  it('freezes the whole database once its oldest unfrozen transaction id passes the aggressive-vacuum age', async () => {
-    const server = await startTestServer();
-    try {
-      const { key } = await server.key('acme');
+  it('freezes the whole database once its oldest unfrozen transaction id passes the aggressive-vacuum age', () =>
+    withServer(async (server, key) => {
       for (let i = 0; i < 20; i++) expect((await post(server.url, manyTracesBody(`gen-${i}`, 1), { key })).status).toBe(200);
       const age = async () => Number((await server.query<{ age: number }>(`SELECT age(datfrozenxid) FROM pg_database WHERE datname = current_database()`))[0]!.age);
       const before = await age();
@@ -140,12 +142,9 @@ describe.runIf(inject('databaseUrl') === '')('the embedded ledger does autovacuu
       // The server's one session: these stand for a ledger 150 million transactions old.
       await server.query(`SET vacuum_freeze_table_age = 10; SET vacuum_freeze_min_age = 0`);
       const logged: object[] = [];
-      await new EmbeddedMaintenance(server.ledger.db, null, { info: (fields) => logged.push(fields), error: (fields) => logged.push(fields) }).pass();
+      await new EmbeddedMaintenance(server.ledger.db, null, logInto(logged)).pass();
       await server.query(`RESET vacuum_freeze_table_age; RESET vacuum_freeze_min_age`);
       expect(logged).toContainEqual(expect.objectContaining({ table: '(all, freezing)' }));
       expect(await age()).toBeLessThan(5);
-    } finally {
-      await server.stop();
-    }
-  });
+    }));
 });
