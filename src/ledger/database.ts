@@ -74,7 +74,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<OwnLedgerData
     // What opening wrote (a recovery after a crash) is flushed before anything builds on it.
     const flush = inMemory ? null : new EmbeddedFlush(opts.dataDir);
     await flush?.everything();
-    const stopBridge = opts.serveLocalBridge && !inMemory ? await serveBridge(db, opts.dataDir) : async () => {};
+    const stopBridge = opts.serveLocalBridge && !inMemory ? await serveBridge(db, opts.dataDir, flush) : async () => {};
     const close = async () => {
       await stopBridge();
       // Closing PGlite checkpoints: its data files are written, then flushed here.

@@ -109,8 +109,8 @@ export class EmbeddedMaintenance {
   }
 
   /**
-   * One pass: flushes the commits the ledger writer did not make (the command line's, the content
-   * purge's), vacuums and analyses each table that is due, freezes the database and checkpoints
+   * One pass: flushes the commits neither the ledger writer nor the bridge did (the content purge's,
+   * keys' last use), vacuums and analyses each table that is due, freezes the database and checkpoints
    * when due.
    */
   async pass(): Promise<void> {

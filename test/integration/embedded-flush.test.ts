@@ -9,6 +9,7 @@ import { pgliteBulkTransaction } from '../../src/ledger/bulk-transaction.js';
 import { EmbeddedFlush, flushToDisk } from '../../src/ledger/embedded-flush.js';
 import { EmbeddedMaintenance } from '../../src/ledger/embedded-maintenance.js';
 import { pgliteDialect, sessionTurns } from '../../src/ledger/pglite-dialect.js';
+import { bridgeDialect, serveBridge } from '../../src/ledger/local-bridge.js';
 import type { DB } from '../../src/ledger/schema.js';
 
 // The disk itself cannot be watched from a test: the flushes are recorded on their way to it.
@@ -98,5 +99,40 @@ describe.runIf(inject('databaseUrl') === '')('the embedded ledger flushes to the
     const table = (await client.query<{ file: string }>(`SELECT pg_relation_filepath('t') AS file`)).rows[0]!.file;
     expect(flushed).toEqual(expect.arrayContaining([table, 'global/pg_control', `pg_wal/${await segment()}`, 'base', 'PG_VERSION', 'postgresql.conf', '.']));
     expect(flushed.filter((f) => /notes|readme/.test(f))).toEqual([]);
+  });
+
+  it('answers what the command line commits through the bridge (a key revoked) only once its WAL is flushed; reads flush nothing', async () => {
+    const db = new Kysely<DB>({ dialect: pgliteDialect(client, turn) });
+    const stopBridge = await serveBridge(db, dir, flush);
+    const cli = new Kysely<{ t: { n: number; pad: string } }>({ dialect: bridgeDialect(dir) });
+    try {
+      // The first statement flushes what the table's making left unflushed; a read after, nothing.
+      await cli.selectFrom('t').selectAll().execute();
+      flushed = [];
+      await cli.selectFrom('t').selectAll().execute();
+      expect(flushed).toEqual([]);
+
+      let release!: () => void;
+      flushing = new Promise((resolve) => (release = resolve));
+      let answered = false;
+      const inserting = cli.insertInto('t').values({ n: 1, pad: '' }).execute().then(() => (answered = true));
+      await delay(100);
+      expect(answered).toBe(false);
+      release();
+      await inserting;
+      expect(flushed).toContain(`pg_wal/${await segment()}`);
+
+      // In a transaction, once: at its COMMIT.
+      flushed = [];
+      await cli.transaction().execute(async (tx) => {
+        await tx.insertInto('t').values({ n: 2, pad: '' }).execute();
+        await tx.insertInto('t').values({ n: 3, pad: '' }).execute();
+        expect(flushed).toEqual([]);
+      });
+      expect(flushed).toEqual([`pg_wal/${await segment()}`]);
+    } finally {
+      await cli.destroy();
+      await stopBridge();
+    }
   });
 });
