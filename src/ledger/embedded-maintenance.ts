@@ -155,7 +155,7 @@ export class EmbeddedMaintenance {
   }
 }
 
-/** Maintains the ledger now and then every minute while the server runs; returns the function that stops it. */
+/** Maintains the ledger now and then every ten seconds while the server runs; returns the function that stops it. */
 export function scheduleEmbeddedMaintenance(db: Kysely<DB>, flush: EmbeddedFlush | null, log: MaintenanceLog): () => Promise<void> {
   const maintenance = new EmbeddedMaintenance(db, flush, log);
   return runEvery(CHECK_INTERVAL_MS, () => maintenance.pass(), (err) => log.error({ err }, 'embedded ledger maintenance failed'));
