@@ -87,7 +87,7 @@ export interface MaintenanceOptions {
 }
 
 /**
- * The server's maintenance. An analysis samples 30,000 rows whatever the table's size (0.7-1.3 s
+ * The server's maintenance. An analysis samples 30,000 rows whatever the table's size (0.5-0.7 s
  * on 250,000 generations), so while a young ledger grows fast it would be due at every check:
  * like autovacuum, which looks at a database once a minute, it analyses a table at most once a minute.
  */

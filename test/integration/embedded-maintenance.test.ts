@@ -62,9 +62,10 @@ describe.runIf(inject('databaseUrl') === '')('the embedded ledger does autovacuu
         ]);
         expect(await estimatedGenerations(server)).toBe(1000);
         const analysed = await server.query<{ attname: string }>(
-          `SELECT attname FROM pg_stats WHERE tablename = 'span_usage' AND attname = 'started_at'`,
+          `SELECT attname FROM pg_stats WHERE tablename = 'span_usage' AND attname IN ('started_at', 'metadata')`,
         );
-        expect(analysed).toHaveLength(1);
+        // metadata is not sampled (migrations/011_metadata_unsampled.sql): dear, and no plan needs it.
+        expect(analysed).toEqual([{ attname: 'started_at' }]);
       } finally {
         await server.stop();
       }
