@@ -11,8 +11,16 @@ import path from 'node:path';
  * at close, and the one that ends a recovery at open).
  */
 
-/** The WAL segment file the session's next record goes to (the last commit's, or the one after). */
-export const WAL_POSITION_SQL = 'SELECT pg_walfile_name(pg_current_wal_insert_lsn()) AS wal';
+/**
+ * The session's WAL insert position: its LSN, and the segment file the next record goes to (the
+ * last commit's, or the one after).
+ */
+export const WAL_POSITION_SQL = 'SELECT pg_current_wal_insert_lsn()::text AS lsn, pg_walfile_name(pg_current_wal_insert_lsn()) AS wal';
+
+export interface WalPosition {
+  lsn: string;
+  wal: string;
+}
 
 export type FlushFile = (file: string, isDirectory: boolean) => Promise<void>;
 
@@ -40,6 +48,7 @@ export function isPostgresEntry(name: string): boolean {
 export class EmbeddedFlush {
   readonly #walDir: string;
   #segment: string | null = null;
+  #flushedLsn: string | null = null;
 
   constructor(
     private readonly dataDir: string,
@@ -62,6 +71,17 @@ export class EmbeddedFlush {
     await this.#flushAll(segments.map((name) => ({ file: path.join(this.#walDir, name), isDirectory: false })));
     await this.flushFile(this.#walDir, true);
     this.#segment = segment;
+  }
+
+  /**
+   * For commits made outside the writer (the command line's through the bridge, the server's
+   * own), given the session's position read after them: as `committed`, unless nothing was
+   * written since the last position flushed here (reads write no WAL).
+   */
+  async upTo(position: WalPosition): Promise<void> {
+    if (position.lsn === this.#flushedLsn) return;
+    await this.committed(position.wal);
+    this.#flushedLsn = position.lsn;
   }
 
   /**

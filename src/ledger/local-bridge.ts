@@ -3,7 +3,7 @@ import { chmodSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { CompiledQuery, type DatabaseConnection, type Dialect, type Kysely, type QueryResult } from 'kysely';
 import { postgresDialect, SqlTransactionDriver } from './kysely-driver-base.js';
-import type { EmbeddedFlush } from './embedded-flush.js';
+import { WAL_POSITION_SQL, type EmbeddedFlush, type WalPosition } from './embedded-flush.js';
 
 export const SOCKET_FILE = '.ledger.sock';
 
@@ -30,33 +30,13 @@ const revive = (_key: string, value: unknown): unknown =>
     ? Buffer.from((value as { data: number[] }).data)
     : value;
 
-/**
- * What the command line commits through the bridge (a key made or revoked) is on the disk before
- * it hears so, as the writer's batches are: the WAL segment is flushed after each statement that
- * ends outside a transaction, when it wrote WAL since the last such flush. Reads write none.
- */
-class CommitFlush {
-  #flushedLsn: string | null = null;
-
-  constructor(private readonly flush: EmbeddedFlush) {}
-
-  async after<T>(conn: Kysely<T>): Promise<void> {
-    const { rows } = await conn.executeQuery<{ lsn: string; wal: string }>(
-      CompiledQuery.raw('SELECT pg_current_wal_insert_lsn()::text AS lsn, pg_walfile_name(pg_current_wal_insert_lsn()) AS wal'),
-    );
-    const { lsn, wal } = rows[0]!;
-    if (lsn === this.#flushedLsn) return;
-    await this.flush.committed(wal);
-    this.#flushedLsn = lsn;
-  }
-}
-
+// What the command line commits through the bridge (a key made or revoked) is on the disk before it
+// hears so, as the writer's batches are: flushed after each statement that ends outside a transaction.
 const TRANSACTION_OPENS = /^\s*(BEGIN|START\s+TRANSACTION)\b/i;
 const TRANSACTION_ENDS = /^\s*(COMMIT|END|ROLLBACK|ABORT)\b/i;
 
 export async function serveBridge<T>(db: Kysely<T>, dataDir: string, flush: EmbeddedFlush | null): Promise<() => Promise<void>> {
   const file = socketPath(dataDir);
-  const commits = flush ? new CommitFlush(flush) : null;
   try {
     unlinkSync(file);
   } catch {
@@ -80,7 +60,7 @@ export async function serveBridge<T>(db: Kysely<T>, dataDir: string, flush: Embe
               while ((nl = buffered.indexOf('\n')) >= 0) {
                 const line = buffered.slice(0, nl);
                 buffered = buffered.slice(nl + 1);
-                chain = chain.then(() => answer(conn, line, socket, session, commits));
+                chain = chain.then(() => answer(conn, line, socket, session, flush));
               }
             });
             // PGlite is one session: a transaction the command line left open (killed inside it,
@@ -117,7 +97,7 @@ async function answer<T>(
   line: string,
   socket: net.Socket,
   session: { inTransaction: boolean },
-  commits: CommitFlush | null,
+  flush: EmbeddedFlush | null,
 ): Promise<void> {
   let response: Response;
   try {
@@ -125,7 +105,7 @@ async function answer<T>(
     const result = await conn.executeQuery(CompiledQuery.raw(req.sql, req.parameters));
     if (TRANSACTION_OPENS.test(req.sql)) session.inTransaction = true;
     else if (TRANSACTION_ENDS.test(req.sql)) session.inTransaction = false;
-    if (!session.inTransaction) await commits?.after(conn);
+    if (flush && !session.inTransaction) await flush.upTo((await conn.executeQuery<WalPosition>(CompiledQuery.raw(WAL_POSITION_SQL))).rows[0]!);
     response = { rows: result.rows, affected: String(result.numAffectedRows ?? 0n) };
   } catch (err) {
     response = { error: (err as Error).message };
