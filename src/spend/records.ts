@@ -2,6 +2,7 @@ import type { Attributes, DecodedTraces, OtlpSpan, Rejection } from '../otlp/mod
 import { CONNECTION_TEST_SPAN } from './attribute-names.js';
 import { splitContent, splitEventContent } from './content.js';
 import { extractUsage, UsageError, type Usage } from './extract.js';
+import { refuseParentLoops } from '../otlp/parent-loops.js';
 
 /** One accepted span, ready for the ledger: content already split off. */
 export interface SpanRecord {
@@ -18,12 +19,13 @@ export interface PreparedSpans {
 }
 
 /**
- * Turns decoded spans into ledger records: drops the connection probe, extracts spend, and splits
- * prompt/completion content off (kept only when `storeContent`).
+ * Turns decoded spans into ledger records: refuses loops of parent ids, drops the connection probe,
+ * extracts spend, and splits prompt/completion content off (kept only when `storeContent`).
  */
 export function prepareSpans(decoded: DecodedTraces, storeContent: boolean): PreparedSpans {
-  const out: PreparedSpans = { records: [], rejected: [...decoded.rejected], connectionTest: false };
-  for (const span of decoded.spans) {
+  const { spans, rejected } = refuseParentLoops(decoded);
+  const out: PreparedSpans = { records: [], rejected: [...rejected], connectionTest: false };
+  for (const span of spans) {
     if (span.name === CONNECTION_TEST_SPAN) {
       out.connectionTest = true;
       continue;

@@ -5,7 +5,7 @@ import { RpcStatus, ExportTraceServiceResponse } from '../../src/otlp/proto.js';
 import { revokeKey } from '../../src/auth/key-store.js';
 import { encode } from '../../bench/deliveries.js';
 import { openRouterDelivery } from '../fixtures/openrouter.js';
-import { attrs, manyTracesBody } from '../fixtures/otlp-json.js';
+import { attrs, body, ids, manyTracesBody, resourceSpans, span } from '../fixtures/otlp-json.js';
 import { post } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
@@ -143,6 +143,31 @@ describe('OTLP/HTTP status codes', () => {
     expect(reply.partialSuccess.errorMessage).toMatch(/span id must be 8 bytes.*gen_ai\.usage\.input_tokens must be a non-negative integer/);
     const [row] = await server.query<{ n: string }>(`SELECT count(*)::text AS n FROM generations WHERE generation_id = 'gen-partial'`);
     expect(row!.n).toBe('1');
+  });
+
+  it('refuses the spans of a loop of parent ids (a → b → a; c → d → e → c), whose spend would be counted nowhere, and keeps the rest', async () => {
+    const { traceId, spanId } = ids();
+    const [a, b, c, d, e, below, root] = Array.from({ length: 7 }, spanId);
+    const usage = (generationId: string, cost: number) => ({ 'gen_ai.response.id': generationId, 'gen_ai.usage.total_cost': { double: cost } });
+    const spans = [
+      span({ traceId, spanId: a!, parentSpanId: b!, attributes: usage('gen-loop-a', 0.1) }),
+      span({ traceId, spanId: b!, parentSpanId: a!, attributes: usage('gen-loop-b', 0.2) }),
+      span({ traceId, spanId: c!, parentSpanId: e!, attributes: usage('gen-loop-c', 0.4) }),
+      span({ traceId, spanId: d!, parentSpanId: c!, attributes: {} }),
+      span({ traceId, spanId: e!, parentSpanId: d!, attributes: {} }),
+      span({ traceId, spanId: below!, parentSpanId: c!, attributes: usage('gen-loop-below', 0.05) }),
+      span({ traceId, spanId: root!, attributes: usage('gen-loop-root', 0.3) }),
+    ];
+    const res = await post(server.url, body(resourceSpans({}, spans)), { key });
+    expect(res.status).toBe(200);
+    const reply = (await res.json()) as { partialSuccess: { rejectedSpans: string; errorMessage: string } };
+    expect(reply.partialSuccess.rejectedSpans).toBe('5');
+    expect(reply.partialSuccess.errorMessage).toContain(`span ${a}: its parent chain loops back to it (${a} → ${b} → ${a})`);
+    expect(reply.partialSuccess.errorMessage).toContain(`span ${c}: its parent chain loops back to it (${c} → ${e} → ${d} → ${c})`);
+    const stored = await server.query<{ span_id: string }>(`SELECT span_id FROM spans WHERE trace_id = '${traceId}' ORDER BY span_id`);
+    expect(stored.map((r) => r.span_id)).toEqual([below, root].sort());
+    const [sum] = await server.query<{ n: string; usd: string }>(`SELECT count(*)::text AS n, sum(cost_usd)::text AS usd FROM generations WHERE trace_id = '${traceId}'`);
+    expect(sum).toEqual({ n: '2', usd: '0.35' });
   });
 
   it('a cost beyond the bounds of an amount refuses its span, and a plus sign is read as a number', async () => {
