@@ -27,6 +27,8 @@ const options = {
   rate: count(1, 1_000_000, 2_000, 'R', "the paced run's deliveries/s"),
   'paced-seconds': count(1, 3_600, 10, 'S', "each paced run's measured seconds"),
   'commit-seconds': count(1, 3_600, 10, 'S', "the commit floor's seconds"),
+  'dense-bodies': count(0, 1_000, 16, 'N', 'bodies of minimal spans sent at once to a server of their own, for its memory; 0: none'),
+  'dense-spans': count(1, 1_000_000, 50_000, 'N', 'spans in each of them'),
   'cpu-prof': flag("V8 profiles of the server's threads, to bench/profiles/"),
   'write-concurrency': setting("the server's LEDGER_WRITE_CONCURRENCY"),
   'prepare-threads': setting("the server's LEDGER_PREPARE_THREADS"),

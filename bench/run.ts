@@ -8,9 +8,9 @@
  * the latency of paced runs (at --rate, and at half the saturated privacy JSON rate; with the share
  * the server itself timed at over 50 ms), two database ceilings (the raw one of multi-row INSERTs, and
  * the ledger writer's own with COPY) and the floor under latency (the database's durable commit
- * alone), checks by SQL that the ledger holds exactly what was sent, measures the machine's HTTP
- * ceiling (a bare Fastify route) and what a wake-up of another thread costs it, and ends with one
- * JSON line.
+ * alone), checks by SQL that the ledger holds exactly what was sent, measures a server's memory
+ * under bodies of many minimal spans sent at once, the machine's HTTP ceiling (a bare Fastify
+ * route) and what a wake-up of another thread costs it, and ends with one JSON line.
  * LEDGER_* variables set for the bench are passed to the server. However it ends (done, failed,
  * SIGINT or SIGTERM) it stops its servers and removes the schemas or directories it made, giving
  * up a step that takes over a minute and naming what it left.
@@ -30,6 +30,7 @@ import { rawInsertCeiling, writerCeiling } from './raw-ceiling.js';
 import { httpCeiling } from './http-ceiling.js';
 import { commitFloor } from './commit-floor.js';
 import { wakeUpRoundTrip } from './wake-up.js';
+import { denseBodies, denseRun } from './dense-bodies.js';
 import { cpuPerDelivery, cpuSnapshot, isLocalDatabase } from './cpu.js';
 import { startServerProcess, stopServerProcesses } from './server-process.js';
 import { Cleanup } from './cleanup.js';
@@ -219,6 +220,15 @@ async function main(): Promise<boolean> {
   await check.close();
   const exact = Number(counts.spans) === sentDeliveries * 3 && Number(counts.generations) === sentDeliveries;
 
+  const dense =
+    args['dense-bodies'] === 0
+      ? null
+      : await denseRun(await newLedger(`${schema}_dense`), serverEnv, {
+          path: PATH,
+          compiled,
+          bodies: denseBodies(args['dense-bodies'], args['dense-spans']),
+          spansPerBody: args['dense-spans'],
+        });
   const http = await httpCeiling({ path: PATH, warmup: bodies(2_000, 'privacy', 'json'), bodies: bodies(REQUESTS, 'privacy', 'json'), concurrency: CONCURRENCY });
   const raw = await rawInsertCeiling(await newLedger(`${schema}_raw`), bodies(REQUESTS, 'privacy', 'json'));
   const writer = await writerCeiling(await newLedger(`${schema}_writer`), bodies(REQUESTS, 'privacy', 'json'));
@@ -243,10 +253,11 @@ async function main(): Promise<boolean> {
     commit_floor: commit,
     wake_up: wakeUp,
     ledger_check: { sent_deliveries: sentDeliveries, spans: Number(counts.spans), generations: Number(counts.generations), exact },
+    dense,
   };
   process.stdout.write(`\n${formatSummary(summary)}\n\n`);
   process.stdout.write(`${JSON.stringify(summary)}\n`);
-  return exact;
+  return exact && (dense?.exact ?? true);
 }
 
 let interrupted = false;

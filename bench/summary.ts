@@ -5,6 +5,7 @@ import type { CommitFloor } from './commit-floor.js';
 import type { LatencyTail } from './load.js';
 import { describeIdlePolling } from './idle-polling.js';
 import type { WakeUp } from './wake-up.js';
+import type { DenseRun } from './dense-bodies.js';
 
 /** One saturated run of one variant. */
 export interface VariantRow {
@@ -60,6 +61,8 @@ export interface BenchSummary {
   /** A thread woken and waking back, one round trip after another, with nothing else running. */
   wake_up: WakeUp;
   ledger_check: { sent_deliveries: number; spans: number; generations: number; exact: boolean };
+  /** Bodies of many minimal spans at once, on a server of their own; null with --dense-bodies 0. */
+  dense: DenseRun | null;
 }
 
 /** The summary for people, before the JSON line. */
@@ -84,6 +87,11 @@ export function formatSummary(s: BenchSummary): string {
   const w = s.wake_up;
   lines.push(`a wake-up of another thread and back (${w.round_trips} round trips): p50 ${w.p50_us} µs, p99 ${w.p99_us} µs${describeIdlePolling(w)}`);
   lines.push(`ledger check: ${JSON.stringify(s.ledger_check)}`);
+  const d = s.dense;
+  if (d) {
+    const size = `${(d.body_bytes / 1024 / 1024).toFixed(1)} MB`;
+    lines.push(`dense bodies: ${d.bodies} of ${d.spans_per_body.toLocaleString('en')} minimal spans (protobuf, ${size} each) at once: ${d.accepted} of ${d.bodies} accepted in ${d.seconds} s, server peak RSS ${d.server_peak_rss_mb} MB; ledger ${d.exact ? 'exact' : 'NOT exact'}`);
+  }
   return lines.join('\n');
 }
 

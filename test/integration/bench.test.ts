@@ -21,7 +21,7 @@ describe('npm run bench', () => {
     const where = databaseUrl ? [] : ['--embedded'];
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      ['--import', 'tsx', 'bench/run.ts', ...where, '--requests', '200', '--concurrency', '8', '--rate', '100', '--paced-seconds', '2', '--commit-seconds', '1'],
+      ['--import', 'tsx', 'bench/run.ts', ...where, '--requests', '200', '--concurrency', '8', '--rate', '100', '--paced-seconds', '2', '--commit-seconds', '1', '--dense-bodies', '3', '--dense-spans', '5000'],
       // Stopped (SIGTERM: it cleans up) before the test's own limit, so that a run that hangs
       // fails with its stderr, and is not left running.
       { cwd: root, env: { ...process.env, DATABASE_URL: databaseUrl || undefined }, maxBuffer: 16 * 1024 * 1024, timeout: 200_000 },
@@ -59,6 +59,10 @@ describe('npm run bench', () => {
     // measured), and 3 s at half capacity.
     const sent = 2800 + half.rate_per_s * 3;
     expect(summary.ledger_check).toEqual({ sent_deliveries: sent, spans: 3 * sent, generations: sent, exact: true });
+    // Bodies of minimal spans at once, on a server and ledger of their own: its memory, and every span kept.
+    expect(summary.dense).toMatchObject({ bodies: 3, spans_per_body: 5000, accepted: 3, exact: true });
+    expect(summary.dense!.server_peak_rss_mb).toBeGreaterThan(0);
+    expect(stdout).toContain(`dense bodies: 3 of 5,000 minimal spans (protobuf, ${(summary.dense!.body_bytes / 1024 / 1024).toFixed(1)} MB each) at once: 3 of 3 accepted`);
 
     // Every run says where the CPU went, per delivery; Postgres's share wherever it runs on this
     // machine (PGlite's is inside the server's threads).

@@ -25,8 +25,9 @@ describe("the bench's command line", () => {
     const usage = benchUsage();
     expect(usage).toMatch(/^ {2}--requests N {2,}deliveries per saturating variant \(default 40,000\)$/m);
     expect(usage).toMatch(/^ {2}--embedded {2,}\S/m);
+    expect(usage).toMatch(/^ {2}--dense-bodies N {2,}.*; 0: none \(default 16\)$/m);
     const all = benchOptions(['--write-concurrency', '2', '--prepare-threads', '1'], url);
-    expect(Object.keys(all)).toHaveLength(12);
+    expect(Object.keys(all)).toHaveLength(14);
     for (const name of Object.keys(all).filter((key) => key !== 'databaseUrl')) {
       expect(usage).toContain(`  --${name}`);
     }

@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import { request } from 'undici';
+import { createKey } from '../src/auth/key-store.js';
+import { openDatabaseForCli } from '../src/ledger/database.js';
+import { encode } from './deliveries.js';
+import type { LedgerLocation } from './raw-ceiling.js';
+import { startServerProcess } from './server-process.js';
+
+/** What a server's memory came to under bodies of many small spans, all sent at once. */
+export interface DenseRun {
+  bodies: number;
+  spans_per_body: number;
+  body_bytes: number;
+  seconds: number;
+  /** Bodies answered 200; the rest failed, and the ledger check says so. */
+  accepted: number;
+  server_peak_rss_mb: number;
+  /** The ledger holds every span of every body, once. */
+  exact: boolean;
+}
+
+/**
+ * Protobuf bodies of `spans` minimal spans each (ids, a name, times: all a span must have). A
+ * span costs the server about the same on its way to the ledger whatever its size, so these are
+ * what take the most memory per byte; the issue's deliveries never show it.
+ */
+export function denseBodies(count: number, spans: number): Buffer[] {
+  return Array.from({ length: count }, () => {
+    const traceId = randomBytes(16).toString('hex');
+    const first = randomBytes(8).readBigUInt64BE() & ~0xffffffn;
+    const list = Array.from({ length: spans }, (_, i) => ({
+      traceId,
+      spanId: (first + BigInt(i + 1)).toString(16).padStart(16, '0'),
+      name: 'step',
+      kind: 1,
+      startTimeUnixNano: '1764950000000000000',
+      endTimeUnixNano: '1764950000100000000',
+    }));
+    return encode({ resourceSpans: [{ resource: { attributes: [] }, scopeSpans: [{ scope: { name: 'dense' }, spans: list }] }] }, 'protobuf');
+  });
+}
+
+/**
+ * Starts a server of its own on `ledger` (so that its peak RSS is this run's alone), sends every
+ * body at once, and counts what the ledger holds.
+ */
+export async function denseRun(
+  ledger: LedgerLocation & { env: Record<string, string> },
+  serverEnv: Record<string, string>,
+  opts: { path: string; compiled: boolean; bodies: Buffer[]; spansPerBody: number },
+): Promise<DenseRun> {
+  const server = await startServerProcess({ ...serverEnv, ...ledger.env }, { compiled: opts.compiled });
+  try {
+    const admin = await openDatabaseForCli({ databaseUrl: ledger.databaseUrl, dataDir: ledger.dataDir, poolSize: 1 });
+    const { key } = await createKey(admin.db, { org: 'dense', scope: 'ingest' });
+    await admin.close();
+    const started = performance.now();
+    const statuses = await Promise.all(
+      opts.bodies.map(async (body) => {
+        const res = await request(`${server.url}${opts.path}`, {
+          method: 'POST',
+          body,
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/x-protobuf' },
+          // A body waits its turn for the server's body budget, unread, for as long as it takes.
+          headersTimeout: 0,
+          bodyTimeout: 0,
+        });
+        await res.body.dump();
+        return res.statusCode;
+      }),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const peak = server.peakRssMb();
+    await server.stop();
+    const check = await openDatabaseForCli({ databaseUrl: ledger.databaseUrl, dataDir: ledger.dataDir, poolSize: 1 });
+    const [row] = (await sql<{ spans: string }>`SELECT count(*)::text AS spans FROM spans`.execute(check.db)).rows;
+    await check.close();
+    return {
+      bodies: opts.bodies.length,
+      spans_per_body: opts.spansPerBody,
+      body_bytes: opts.bodies[0]?.length ?? 0,
+      seconds: +seconds.toFixed(1),
+      accepted: statuses.filter((s) => s === 200).length,
+      server_peak_rss_mb: +peak.toFixed(1),
+      exact: Number(row!.spans) === opts.bodies.length * opts.spansPerBody,
+    };
+  } finally {
+    await server.stop();
+  }
+}
