@@ -17,22 +17,22 @@ export function refuseParentLoops(decoded: DecodedTraces): DecodedTraces {
   // A loop takes two spans with parents at least (a span its own parent is refused before this).
   if (parentOf.size < 2) return decoded;
 
+  // Each walk goes up from a span until it meets a span walked before: one of its own walk's
+  // closes a loop. Every span is walked once.
   const loops = new Map<string, string[]>();
-  const walked = new Set<string>();
+  const walkOf = new Map<string, number>();
+  let walk = 0;
   for (const start of parentOf.keys()) {
-    const path: string[] = [];
-    const onPath = new Set<string>();
+    walk++;
     let at: string | undefined = start;
-    while (at !== undefined && !walked.has(at) && !onPath.has(at)) {
-      path.push(at);
-      onPath.add(at);
+    while (at !== undefined && !walkOf.has(at)) {
+      walkOf.set(at, walk);
       at = parentOf.get(at);
     }
-    if (at !== undefined && onPath.has(at)) {
-      const loop = path.slice(path.indexOf(at));
-      for (const member of loop) loops.set(member, loop);
-    }
-    for (const p of path) walked.add(p);
+    if (at === undefined || walkOf.get(at) !== walk) continue;
+    const loop = [at];
+    for (let next = parentOf.get(at)!; next !== at; next = parentOf.get(next)!) loop.push(next);
+    for (const member of loop) loops.set(member, loop);
   }
   if (loops.size === 0) return decoded;
 
