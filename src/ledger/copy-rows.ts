@@ -45,9 +45,9 @@ export interface StagedSpan {
 }
 
 /**
- * A request's records as COPY rows, all in one buffer of their own (so that handing them to
- * another thread copies just them). Ids (checked hex), organisation ids, key ids and enums go in
- * as they are; free text through copyField.
+ * A request's records as COPY rows, all in one buffer of their own (so that it can be moved to
+ * another thread whole, and nothing else with it). Ids (checked hex), organisation ids, key ids
+ * and enums go in as they are; free text through copyField.
  */
 export function stageSpans(orgId: string, apiKeyId: string, records: SpanRecord[]): StagedSpan[] {
   const lines = records.map(({ span: s, usage, content }) => {
