@@ -4,6 +4,7 @@ import { deliveryPreparer, PreparationThreadError, type DeliveryPreparer } from 
 import { TooManySpansError, UndecodableBodyError } from '../../src/otlp/model.js';
 import { encode } from '../../bench/deliveries.js';
 import { openRouterDelivery } from '../fixtures/openrouter.js';
+import { manyTracesBody } from '../fixtures/otlp-json.js';
 
 const json = (generationId: string): DeliveryInput => ({
   body: Buffer.from(JSON.stringify(openRouterDelivery({ generationId, inputTokens: 10, outputTokens: 5, totalCost: 0.002, children: true }))),
@@ -40,6 +41,21 @@ describe('delivery preparation threads', () => {
       expect(onThread.spans.map((s) => s.usageRow !== null)).toEqual([true, false, false]);
     }
     expect(preparer.pending).toBe(0);
+  });
+
+  it('take a body that is the whole of its ArrayBuffer (4 KB or more) from the caller, and copy a smaller one', async () => {
+    preparer = deliveryPreparer(1);
+    await preparer.ready();
+    const small = json('gen-small');
+    const large = { ...json('unused'), body: Buffer.from(JSON.stringify(manyTracesBody('gen-large', 20))) };
+    expect(small.body.byteOffset > 0 || small.body.buffer.byteLength > small.body.byteLength, 'a small body shares the pool').toBe(true);
+    expect(large.body.buffer.byteLength).toBe(large.body.byteLength);
+    const expected = [prepareDelivery({ ...small, body: Buffer.from(small.body) }), prepareDelivery({ ...large, body: Buffer.from(large.body) })];
+    const sizes = [small.body.byteLength, large.body.byteLength];
+    expect(await Promise.all([preparer.prepare(small), preparer.prepare(large)])).toEqual(expected);
+    expect(expected[1]!.spans).toHaveLength(20);
+    // Moved: the serving thread's view of the large body is empty now; the small one is intact.
+    expect([small.body.byteLength, large.body.byteLength]).toEqual([sizes[0], 0]);
   });
 
   it('answer each of many deliveries in flight at once with its own rows; a bad one fails alone', async () => {
