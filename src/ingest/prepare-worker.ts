@@ -12,11 +12,11 @@ export type PrepareReply =
 
 /**
  * After a large delivery (this many spans, or a body this big, whatever became of it) the thread
- * collects its garbage at once. V8 let the heap of
- * a thread that had prepared one of 100,000 spans stay at what that needed, garbage and all, and
- * grow again with the next: four such deliveries one after another took the server to 831 MB, 548
- * with this; sixty-four of 8,192 spans at once, 352 and 306 (a collection costs the thread 10-17 ms
- * after 8,192 spans, 28-46 after 100,000, and the runs took less time, not more).
+ * collects its garbage at once. V8 let the heap of a thread that had prepared one of 100,000 spans
+ * stay at what that needed, garbage and all, and grow again with the next: four such deliveries
+ * one after another took the server to 831 MB, 548 with this; sixty-four of 8,192 spans at once,
+ * 352 and 306 (a collection costs the thread 10-17 ms after 8,192 spans, 28-46 after 100,000, and
+ * the runs took less time, not more).
  */
 const LARGE_DELIVERY_SPANS = 4_096;
 const LARGE_BODY_BYTES = 1024 * 1024;
