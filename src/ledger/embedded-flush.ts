@@ -1,5 +1,6 @@
 import { open, readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { sql, type Kysely } from 'kysely';
 
 /*
  * PGlite starts Postgres with fsync off and its Node file system has no fsync either (PGlite
@@ -17,7 +18,7 @@ import path from 'node:path';
  */
 export const WAL_POSITION_SQL = 'SELECT pg_current_wal_insert_lsn()::text AS lsn, pg_walfile_name(pg_current_wal_insert_lsn()) AS wal';
 
-export interface WalPosition {
+interface WalPosition {
   lsn: string;
   wal: string;
 }
@@ -75,13 +76,14 @@ export class EmbeddedFlush {
 
   /**
    * For commits made outside the writer (the command line's through the bridge, the server's
-   * own), given the session's position read after them: as `committed`, unless nothing was
+   * own): reads the session's position on `db` and flushes as `committed`, unless nothing was
    * written since the last position flushed here (reads write no WAL).
    */
-  async upTo(position: WalPosition): Promise<void> {
-    if (position.lsn === this.#flushedLsn) return;
-    await this.committed(position.wal);
-    this.#flushedLsn = position.lsn;
+  async sessionCommitted<T>(db: Kysely<T>): Promise<void> {
+    const { lsn, wal } = (await sql.raw<WalPosition>(WAL_POSITION_SQL).execute(db)).rows[0]!;
+    if (lsn === this.#flushedLsn) return;
+    await this.committed(wal);
+    this.#flushedLsn = lsn;
   }
 
   /**

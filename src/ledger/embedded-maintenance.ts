@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from './schema.js';
 import { runEvery } from './run-every.js';
-import { WAL_POSITION_SQL, type EmbeddedFlush, type WalPosition } from './embedded-flush.js';
+import type { EmbeddedFlush } from './embedded-flush.js';
 
 /*
  * PGlite runs Postgres as one process, without autovacuum: nothing else ever analyses or vacuums
@@ -115,7 +115,7 @@ export class EmbeddedMaintenance {
    */
   async pass(): Promise<void> {
     const { db } = this;
-    if (this.flush) await this.flush.upTo((await sql.raw<WalPosition>(WAL_POSITION_SQL).execute(db)).rows[0]!);
+    await this.flush?.sessionCommitted(db);
     await sql`SELECT pg_stat_force_next_flush()`.execute(db);
     for (const due of (await dueTables(this.#mostPagesUnvacuumed).execute(db)).rows) {
       const last = this.#analysedAt.get(due.name);

@@ -3,7 +3,7 @@ import { chmodSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { CompiledQuery, type DatabaseConnection, type Dialect, type Kysely, type QueryResult } from 'kysely';
 import { postgresDialect, SqlTransactionDriver } from './kysely-driver-base.js';
-import { WAL_POSITION_SQL, type EmbeddedFlush, type WalPosition } from './embedded-flush.js';
+import type { EmbeddedFlush } from './embedded-flush.js';
 
 export const SOCKET_FILE = '.ledger.sock';
 
@@ -105,7 +105,7 @@ async function answer<T>(
     const result = await conn.executeQuery(CompiledQuery.raw(req.sql, req.parameters));
     if (TRANSACTION_OPENS.test(req.sql)) session.inTransaction = true;
     else if (TRANSACTION_ENDS.test(req.sql)) session.inTransaction = false;
-    if (flush && !session.inTransaction) await flush.upTo((await conn.executeQuery<WalPosition>(CompiledQuery.raw(WAL_POSITION_SQL))).rows[0]!);
+    if (flush && !session.inTransaction) await flush.sessionCommitted(conn);
     response = { rows: result.rows, affected: String(result.numAffectedRows ?? 0n) };
   } catch (err) {
     response = { error: (err as Error).message };
