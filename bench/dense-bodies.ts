@@ -5,7 +5,7 @@ import { createKey } from '../src/auth/key-store.js';
 import { openDatabaseForCli } from '../src/ledger/database.js';
 import { encode } from './deliveries.js';
 import type { LedgerLocation } from './raw-ceiling.js';
-import { startServerProcess } from './server-process.js';
+import { startServerProcess, type ServerProcess } from './server-process.js';
 
 /** What a server's memory came to under bodies of many small spans, all sent at once. */
 export interface DenseRun {
@@ -51,41 +51,46 @@ export async function denseRun(
   opts: { path: string; compiled: boolean; bodies: Buffer[]; spansPerBody: number },
 ): Promise<DenseRun> {
   const server = await startServerProcess({ ...serverEnv, ...ledger.env }, { compiled: opts.compiled });
+  let sent: { statuses: number[]; seconds: number; peakRssMb: number };
   try {
-    const admin = await openDatabaseForCli({ databaseUrl: ledger.databaseUrl, dataDir: ledger.dataDir, poolSize: 1 });
-    const { key } = await createKey(admin.db, { org: 'dense', scope: 'ingest' });
-    await admin.close();
-    const started = performance.now();
-    const statuses = await Promise.all(
-      opts.bodies.map(async (body) => {
-        const res = await request(`${server.url}${opts.path}`, {
-          method: 'POST',
-          body,
-          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/x-protobuf' },
-          // A body waits its turn for the server's body budget, unread, for as long as it takes.
-          headersTimeout: 0,
-          bodyTimeout: 0,
-        });
-        await res.body.dump();
-        return res.statusCode;
-      }),
-    );
-    const seconds = (performance.now() - started) / 1000;
-    const peak = server.peakRssMb();
-    await server.stop();
-    const check = await openDatabaseForCli({ databaseUrl: ledger.databaseUrl, dataDir: ledger.dataDir, poolSize: 1 });
-    const [row] = (await sql<{ spans: string }>`SELECT count(*)::text AS spans FROM spans`.execute(check.db)).rows;
-    await check.close();
-    return {
-      bodies: opts.bodies.length,
-      spans_per_body: opts.spansPerBody,
-      body_bytes: opts.bodies[0]?.length ?? 0,
-      seconds: +seconds.toFixed(1),
-      accepted: statuses.filter((s) => s === 200).length,
-      server_peak_rss_mb: +peak.toFixed(1),
-      exact: Number(row!.spans) === opts.bodies.length * opts.spansPerBody,
-    };
+    sent = await sendAtOnce(server, ledger, opts.path, opts.bodies);
   } finally {
+    // Before the check: the embedded ledger opens in one process at a time.
     await server.stop();
   }
+  const check = await openDatabaseForCli({ databaseUrl: ledger.databaseUrl, dataDir: ledger.dataDir, poolSize: 1 });
+  const [row] = (await sql<{ spans: string }>`SELECT count(*)::text AS spans FROM spans`.execute(check.db)).rows;
+  await check.close();
+  return {
+    bodies: opts.bodies.length,
+    spans_per_body: opts.spansPerBody,
+    body_bytes: opts.bodies[0]?.length ?? 0,
+    seconds: +sent.seconds.toFixed(1),
+    accepted: sent.statuses.filter((s) => s === 200).length,
+    server_peak_rss_mb: +sent.peakRssMb.toFixed(1),
+    exact: Number(row!.spans) === opts.bodies.length * opts.spansPerBody,
+  };
+}
+
+/** Makes a key, sends every body at once with it, and reads the server's peak RSS once all are answered. */
+async function sendAtOnce(server: ServerProcess, ledger: LedgerLocation, path: string, bodies: Buffer[]) {
+  const admin = await openDatabaseForCli({ databaseUrl: ledger.databaseUrl, dataDir: ledger.dataDir, poolSize: 1 });
+  const { key } = await createKey(admin.db, { org: 'dense', scope: 'ingest' });
+  await admin.close();
+  const started = performance.now();
+  const statuses = await Promise.all(
+    bodies.map(async (body) => {
+      const res = await request(`${server.url}${path}`, {
+        method: 'POST',
+        body,
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/x-protobuf' },
+        // A body waits its turn for the server's body budget, unread, for as long as it takes.
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      });
+      await res.body.dump();
+      return res.statusCode;
+    }),
+  );
+  return { statuses, seconds: (performance.now() - started) / 1000, peakRssMb: server.peakRssMb() };
 }
