@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { request } from 'undici';
 import { createKey } from '../src/auth/key-store.js';
-import { openDatabaseForCli } from '../src/ledger/database.js';
 import { encode } from './deliveries.js';
+import { onLedger } from './ledger-admin.js';
 import type { LedgerLocation } from './raw-ceiling.js';
 import { startServerProcess, type ServerProcess } from './server-process.js';
 
@@ -58,9 +58,7 @@ export async function denseRun(
     // Before the check: the embedded ledger opens in one process at a time.
     await server.stop();
   }
-  const check = await openDatabaseForCli({ databaseUrl: ledger.databaseUrl, dataDir: ledger.dataDir, poolSize: 1 });
-  const [row] = (await sql<{ spans: string }>`SELECT count(*)::text AS spans FROM spans`.execute(check.db)).rows;
-  await check.close();
+  const [row] = await onLedger(ledger, async (db) => (await sql<{ spans: string }>`SELECT count(*)::text AS spans FROM spans`.execute(db)).rows);
   return {
     bodies: opts.bodies.length,
     spans_per_body: opts.spansPerBody,
@@ -74,9 +72,7 @@ export async function denseRun(
 
 /** Makes a key, sends every body at once with it, and reads the server's peak RSS once all are answered. */
 async function sendAtOnce(server: ServerProcess, ledger: LedgerLocation, path: string, bodies: Buffer[]) {
-  const admin = await openDatabaseForCli({ databaseUrl: ledger.databaseUrl, dataDir: ledger.dataDir, poolSize: 1 });
-  const { key } = await createKey(admin.db, { org: 'dense', scope: 'ingest' });
-  await admin.close();
+  const { key } = await onLedger(ledger, (db) => createKey(db, { org: 'dense', scope: 'ingest' }));
   const started = performance.now();
   const statuses = await Promise.all(
     bodies.map(async (body) => {

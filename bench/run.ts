@@ -23,7 +23,6 @@ import { execFileSync } from 'node:child_process';
 import pg from 'pg';
 import { sql } from 'kysely';
 import { createKey } from '../src/auth/key-store.js';
-import { openDatabaseForCli } from '../src/ledger/database.js';
 import { delivery, encode, type BodyEncoding, type Variant } from './deliveries.js';
 import { driveAllOk, keepAlivePool, LATENCY_GOAL_MS, latencyTail, percentile } from './load.js';
 import { rawInsertCeiling, writerCeiling } from './raw-ceiling.js';
@@ -31,6 +30,7 @@ import { httpCeiling } from './http-ceiling.js';
 import { commitFloor } from './commit-floor.js';
 import { wakeUpRoundTrip } from './wake-up.js';
 import { denseBodies, denseRun } from './dense-bodies.js';
+import { onLedger } from './ledger-admin.js';
 import { cpuPerDelivery, cpuSnapshot, isLocalDatabase } from './cpu.js';
 import { startServerProcess, stopServerProcesses } from './server-process.js';
 import { Cleanup } from './cleanup.js';
@@ -118,9 +118,7 @@ async function main(): Promise<boolean> {
     nodeArgs: args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir=bench/profiles'] : [],
     compiled,
   });
-  const cli = await openDatabaseForCli({ databaseUrl: ledger.databaseUrl, dataDir: ledger.dataDir, poolSize: 1 });
-  const { key } = await createKey(cli.db, { org: 'bench', scope: 'ingest' });
-  await cli.close();
+  const { key } = await onLedger(ledger, (db) => createKey(db, { org: 'bench', scope: 'ingest' }));
   process.stderr.write(`bench: server pid ${server.pid} at ${server.url}; ledger ${admin ? `schema ${schema}` : `directory ${ledger.dataDir}`}\n`);
 
   const variants: { name: string; variant: Variant; encoding: BodyEncoding; requests: number }[] = [
@@ -214,10 +212,8 @@ async function main(): Promise<boolean> {
   await server.stop();
 
   // The ledger holds exactly what was sent: every span once, every delivery one generation.
-  const check = await openDatabaseForCli({ databaseUrl: ledger.databaseUrl, dataDir: ledger.dataDir, poolSize: 1 });
-  const counts = (await sql<{ spans: string; generations: string }>`
-    SELECT (SELECT count(*) FROM spans)::text AS spans, (SELECT count(*) FROM generations)::text AS generations`.execute(check.db)).rows[0]!;
-  await check.close();
+  const counts = await onLedger(ledger, async (db) => (await sql<{ spans: string; generations: string }>`
+    SELECT (SELECT count(*) FROM spans)::text AS spans, (SELECT count(*) FROM generations)::text AS generations`.execute(db)).rows[0]!);
   const exact = Number(counts.spans) === sentDeliveries * 3 && Number(counts.generations) === sentDeliveries;
 
   const dense =
