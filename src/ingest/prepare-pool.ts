@@ -11,6 +11,7 @@ export interface DeliveryPreparer {
   prepare(input: DeliveryInput): Promise<PreparedDelivery>;
   /** Deliveries handed over and not yet answered. */
   readonly pending: number;
+  /** Fails the deliveries in hand at once (a reply already on its way is dropped), then stops the threads. */
   close(): Promise<void>;
 }
 
@@ -86,6 +87,10 @@ class PreparePool implements DeliveryPreparer {
 
   async close(): Promise<void> {
     this.#closing = true;
+    // Failed here, not as each thread exits: a reply racing the exit would otherwise settle some
+    // deliveries one way and some the other.
+    const failure = new PreparationThreadError('the server is shutting down');
+    for (const thread of this.#threads) failTasks(thread, failure);
     await Promise.all(this.#threads.map((t) => t.worker.terminate()));
   }
 
@@ -127,9 +132,7 @@ class PreparePool implements DeliveryPreparer {
     const at = this.#threads.indexOf(thread);
     if (at === -1) return;
     this.#threads.splice(at, 1);
-    const failure = new PreparationThreadError(`a delivery preparation thread stopped: ${cause.message}`, { cause });
-    for (const task of thread.tasks.values()) task.reject(failure);
-    thread.tasks.clear();
+    failTasks(thread, new PreparationThreadError(`a delivery preparation thread stopped: ${cause.message}`, { cause }));
     void thread.worker.terminate();
     if (this.#closing) return;
     const replace = () => {
@@ -138,6 +141,11 @@ class PreparePool implements DeliveryPreparer {
     if (hadStarted) replace();
     else setTimeout(replace, RESTART_DELAY_MS).unref();
   }
+}
+
+function failTasks(thread: PoolThread, failure: PreparationThreadError): void {
+  for (const task of thread.tasks.values()) task.reject(failure);
+  thread.tasks.clear();
 }
 
 /**

@@ -79,6 +79,8 @@ describe('delivery preparation threads', () => {
     const waiting = closing.prepare(json('gen-waiting'));
     await closing.close();
     await expect(waiting).rejects.toBeInstanceOf(PreparationThreadError);
+    await expect(waiting).rejects.toThrow('the server is shutting down');
+    expect(closing.pending).toBe(0);
   });
 
   it('turn an unreadable body, or one of too many spans, into the same error as inline', async () => {
