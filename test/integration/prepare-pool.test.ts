@@ -76,10 +76,11 @@ describe('delivery preparation threads', () => {
   it('fail the deliveries in hand when closed, rather than leave them hanging', async () => {
     const closing = deliveryPreparer(1);
     await closing.ready();
-    const waiting = closing.prepare(json('gen-waiting'));
+    const waiting = closing.prepare(json('gen-waiting')).catch((err: unknown) => err);
     await closing.close();
-    await expect(waiting).rejects.toBeInstanceOf(PreparationThreadError);
-    await expect(waiting).rejects.toThrow('the server is shutting down');
+    const failure = await waiting;
+    expect(failure).toBeInstanceOf(PreparationThreadError);
+    expect((failure as Error).message).toBe('the server is shutting down');
     expect(closing.pending).toBe(0);
   });
 
