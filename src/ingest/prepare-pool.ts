@@ -46,6 +46,9 @@ interface PoolThread {
 /** A thread that failed before it started is tried again only after this long, not in a loop. */
 const RESTART_DELAY_MS = 1_000;
 
+/** Why a delivery offered, or still in hand, when the pool closes fails. */
+const SHUTTING_DOWN = 'the server is shutting down';
+
 /** A delivery lost with its preparation thread (or none running): it fails (503), nothing half-done. */
 export class PreparationThreadError extends Error {}
 
@@ -70,7 +73,7 @@ class PreparePool implements DeliveryPreparer {
   }
 
   prepare(input: DeliveryInput): Promise<PreparedDelivery> {
-    if (this.#closing) return Promise.reject(new PreparationThreadError('the server is shutting down'));
+    if (this.#closing) return Promise.reject(new PreparationThreadError(SHUTTING_DOWN));
     if (this.#threads.length === 0) return Promise.reject(new PreparationThreadError('no delivery preparation thread is running'));
     const thread = this.#threads.reduce((a, b) => (b.tasks.size < a.tasks.size ? b : a));
     const id = this.#nextId++;
@@ -89,7 +92,7 @@ class PreparePool implements DeliveryPreparer {
     this.#closing = true;
     // Failed here, not as each thread exits: a reply racing the exit would otherwise settle some
     // deliveries one way and some the other.
-    const failure = new PreparationThreadError('the server is shutting down');
+    const failure = new PreparationThreadError(SHUTTING_DOWN);
     for (const thread of this.#threads) failTasks(thread, failure);
     await Promise.all(this.#threads.map((t) => t.worker.terminate()));
   }
