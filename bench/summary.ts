@@ -83,7 +83,8 @@ export function formatSummary(s: BenchSummary): string {
   lines.push(`writer ceiling (the ledger's COPY writer, no HTTP) ${s.writer_ceiling_deliveries_per_s} deliveries/s; privacy-json / writer = ${s.ratio_privacy_json_to_writer}`);
   lines.push(`HTTP ceiling (a bare Fastify route that only parses the same bodies) ${s.http_ceiling_deliveries_per_s} deliveries/s at ${s.http_ceiling_server_cpu_cores} cores; privacy-json / HTTP = ${s.ratio_privacy_json_to_http}`);
   const c = s.commit_floor;
-  lines.push(`the database's durable commit alone (${c.commits} one-row transactions, one after another): ${formatTail(c)}; over 50 ms: ${c.over_50_ms}`);
+  const flushed = c.flushed_before_ms === null ? `not first flushed to the disk (sync: ${c.flush_error})` : `after ${c.flushed_before_ms} ms flushing the bench's pending writes`;
+  lines.push(`the database's durable commit alone (${c.commits} one-row transactions, one after another, ${flushed}): ${formatTail(c)}; over 50 ms: ${c.over_50_ms}`);
   const w = s.wake_up;
   lines.push(`a wake-up of another thread and back (${w.round_trips} round trips): p50 ${w.p50_us} µs, p99 ${w.p99_us} µs${describeIdlePolling(w)}`);
   lines.push(`ledger check: ${JSON.stringify(s.ledger_check)}`);

@@ -45,6 +45,11 @@ describe('npm run bench', () => {
     expect([floor.p50_ms, floor.p99_ms, floor.p999_ms, floor.max_ms]).toEqual([floor.p50_ms, floor.p99_ms, floor.p999_ms, floor.max_ms].sort((a, b) => a - b));
     expect(floor.over_50_ms).toBeGreaterThanOrEqual(0);
     expect(floor.over_50_ms).toBeLessThanOrEqual(floor.commits);
+    // Measured only after the machine's pending writes reached the disk (`sync`), so that their
+    // write-back cannot land in it.
+    expect(floor.flush_error).toBeUndefined();
+    expect(floor.flushed_before_ms).toBeGreaterThanOrEqual(0);
+    expect(stdout).toContain(`(${floor.commits} one-row transactions, one after another, after ${floor.flushed_before_ms} ms flushing the bench's pending writes)`);
     // What a wake-up of another thread costs, with nothing else running; and the setting behind
     // it on a KVM guest, where the kernel has one.
     const { wake_up } = summary;
