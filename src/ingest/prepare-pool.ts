@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { keepBufferPoolSmall } from './buffer-pool.js';
 import { prepareError } from './prepare-errors.js';
 import { prepareDelivery, type DeliveryInput, type PreparedDelivery } from './prepare-delivery.js';
 import type { PrepareReply } from './prepare-worker.js';
@@ -25,6 +26,7 @@ export interface PreparePoolOptions {
  * so the main thread keeps only HTTP, keys and the ledger's round trips.
  */
 export function deliveryPreparer(threads: number, opts: PreparePoolOptions = {}): DeliveryPreparer {
+  keepBufferPoolSmall();
   if (threads === 0) {
     return { ready: async () => {}, prepare: async (input) => prepareDelivery(input), pending: 0, close: async () => {} };
   }
@@ -152,11 +154,11 @@ function failTasks(thread: PoolThread, failure: PreparationThreadError): void {
 }
 
 /**
- * A body that is the whole of its ArrayBuffer (Node gives each buffer of 4 KB or more one of its
- * own) is moved to the thread, not copied: the serving thread has no more use for it, and a copy
- * waiting in the thread's queue is as big again. Smaller ones share Node's pooled ArrayBuffer, and
- * are copied. Sixteen 50,000-span bodies sent at once: 407-448 MB peak moved (6 runs), 461-501
- * copied (4 runs).
+ * A body that is the whole of its ArrayBuffer (Node gives one of its own to each buffer of half
+ * `Buffer.poolSize` or more: 4 KB, as `keepBufferPoolSmall` keeps it) is moved to the thread, not
+ * copied: the serving thread has no more use for it, and a copy waiting in the thread's queue is as
+ * big again. Smaller ones share Node's pooled ArrayBuffer, and are copied. Sixteen 50,000-span
+ * bodies sent at once: 407-448 MB peak moved (6 runs), 461-501 copied (4 runs).
  */
 function movable(body: Uint8Array): ArrayBuffer[] {
   const own = body.byteLength > 0 && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;

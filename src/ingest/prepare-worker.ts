@@ -1,6 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort } from 'node:worker_threads';
+import { keepBufferPoolSmall } from './buffer-pool.js';
 import { prepareErrorKind, type PrepareErrorKind } from './prepare-errors.js';
 import { prepareDelivery, type DeliveryInput, type PreparedDelivery } from './prepare-delivery.js';
 
@@ -21,6 +22,7 @@ export type PrepareReply =
 const LARGE_DELIVERY_SPANS = 4_096;
 const LARGE_BODY_BYTES = 1024 * 1024;
 setFlagsFromString('--expose-gc');
+keepBufferPoolSmall();
 const collectGarbage = runInNewContext('gc') as () => void;
 
 // A thread of the preparation pool: takes deliveries, answers with their staged rows.

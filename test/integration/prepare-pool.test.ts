@@ -43,11 +43,14 @@ describe('delivery preparation threads', () => {
     expect(preparer.pending).toBe(0);
   });
 
-  it('take a body that is the whole of its ArrayBuffer (4 KB or more) from the caller, and copy a smaller one', async () => {
+  it("take a body that is the whole of its ArrayBuffer from the caller, and copy one that shares Node's pool", async () => {
     preparer = deliveryPreparer(1);
     await preparer.ready();
     const small = json('gen-small');
-    const large = { ...json('unused'), body: Buffer.from(JSON.stringify(manyTracesBody('gen-large', 20))) };
+    // Buffer.alloc never takes from the pool, whose size differs between Node versions (8 KB on Node
+    // 20, 64 KB on the latest Node 24 and 26), so this body owns its ArrayBuffer on each of them.
+    const largeText = JSON.stringify(manyTracesBody('gen-large', 20));
+    const large = { ...json('unused'), body: Buffer.alloc(Buffer.byteLength(largeText), largeText) };
     expect(small.body.byteOffset > 0 || small.body.buffer.byteLength > small.body.byteLength, 'a small body shares the pool').toBe(true);
     expect(large.body.buffer.byteLength).toBe(large.body.byteLength);
     const expected = [prepareDelivery({ ...small, body: Buffer.from(small.body) }), prepareDelivery({ ...large, body: Buffer.from(large.body) })];
@@ -56,6 +59,22 @@ describe('delivery preparation threads', () => {
     expect(expected[1]!.spans).toHaveLength(20);
     // Moved: the serving thread's view of the large body is empty now; the small one is intact.
     expect([small.body.byteLength, large.body.byteLength]).toEqual([sizes[0], 0]);
+  });
+
+  it("keep Node's pool for small buffers at 8 KB, so that a body of 4 KB or more is moved on every Node", async () => {
+    Buffer.poolSize = 64 * 1024; // Node 26's default, under which a body of up to 32 KB is a slice of the pool
+    preparer = deliveryPreparer(1);
+    await preparer.ready();
+    expect(Buffer.poolSize).toBe(8 * 1024);
+    // Fastify joins a body's chunks with Buffer.concat.
+    const text = JSON.stringify(manyTracesBody('gen-joined', 20));
+    const body = Buffer.concat([Buffer.from(text.slice(0, 1000)), Buffer.from(text.slice(1000))]);
+    expect(body.byteLength).toBeGreaterThan(4 * 1024);
+    expect(body.byteLength).toBeLessThan(32 * 1024);
+    const input = { ...json('unused'), body };
+    const expected = prepareDelivery({ ...input, body: Buffer.from(body) });
+    expect(await preparer.prepare(input)).toEqual(expected);
+    expect(body.byteLength, 'moved to the thread, not copied').toBe(0);
   });
 
   it('answer each of many deliveries in flight at once with its own rows; a bad one fails alone', async () => {
