@@ -38,7 +38,7 @@ export async function stopServerProcesses(): Promise<void> {
  * V8 sizes the young generation by the machine's memory, 16 MB a semi-space on Node 20 here and
  * 32 MB on Node 24, in the serving thread and again in each preparation thread. With 32 MB the
  * server peaked over 300 MB, with 16 at up to 299.5 MB on Node 24; 8 MB cost no throughput
- * measured (bench/README.md, "A thirteenth machine").
+ * measured (bench/README.md, "A thirteenth machine"). The container's Node 26 is started alike.
  */
 export const SERVER_NODE_FLAGS = ['--max-semi-space-size=8'];
 

@@ -5,7 +5,8 @@ import { SERVER_NODE_FLAGS } from '../../bench/server-process.js';
 const read = (file: string) => readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8');
 
 // The server cannot set its own young generation once started, so each launcher must pass it:
-// without it Node 24 (the container's) peaks over the 300 MB goal, and only the bench would show it.
+// without it Node 24 peaked over the 300 MB goal, and only the bench would show it (the container
+// now runs Node 26, started alike).
 describe("the server's Node flags", () => {
   it('are the same in npm start, the container image and the bench', () => {
     const start = (JSON.parse(read('package.json')) as { scripts: { start: string } }).scripts.start;
