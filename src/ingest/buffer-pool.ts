@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 
 /** Node 20's pool size, the default before Node 26.3, and the one the server was measured with. */
-export const BUFFER_POOL_BYTES = 8 * 1024;
+const BUFFER_POOL_BYTES = 8 * 1024;
 
 /**
  * Node gives a buffer under half of `Buffer.poolSize` a slice of one shared ArrayBuffer. Node 26.3
